@@ -1,0 +1,486 @@
+"""A pool of replicas of one MCP server: balancing, health, failover, autoscaling.
+
+Retries follow one rule: a call is repeated on another replica only when repeating it is safe (the tool is
+read-only or idempotent by its annotations or by config), or when it was never sent. A write that failed
+mid-call is reported as "may or may not have run", never repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from mcp import types
+from mcp.client.stdio import get_default_environment
+from mcp.shared.session import ProgressFnT
+
+from orchestra.core.envref import expand_env
+from orchestra.gateway.channel import Channel, LogSink, Opener, http_opener, stdio_opener
+from orchestra.gateway.config import PoolConfig
+from orchestra.gateway.errors import (
+    CallOutcomeUnknown,
+    CallTimeout,
+    GatewayError,
+    NoHealthyReplica,
+    Overloaded,
+    ReplicaReset,
+    ReplicaUnreachable,
+    SessionLost,
+)
+from orchestra.gateway.metrics import GatewayMetrics
+from orchestra.gateway.replica import Replica, jittered
+
+log = logging.getLogger("orchestra.gateway.pool")
+
+_SCALE_TICK = 1.0
+
+
+class Pool:
+    """Replicas of one upstream, and the calls made to them."""
+
+    def __init__(
+        self,
+        name: str,
+        config: PoolConfig,
+        *,
+        environ: dict[str, str],
+        metrics: GatewayMetrics,
+        on_log: Callable[[str, types.LoggingMessageNotificationParams], Awaitable[None]] | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.replicas: list[Replica] = []
+        self.tools: dict[str, types.Tool] = {}
+        self._environ = environ
+        self._metrics = metrics
+        self._on_log = on_log
+        self._names = itertools.count()
+        self._rr = itertools.count()
+        self._changed = asyncio.Event()
+        self._in_flight = 0
+        self._retries_in_flight = 0
+        self._pending = 0
+        self._tools_stale = True
+        self._tasks: list[asyncio.Task[None]] = []
+        self._restarts_seen = 0
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    @property
+    def dedicated_stdio(self) -> bool:
+        return self.config.session == "dedicated" and self.config.is_stdio
+
+    async def start(self) -> None:
+        """Start the replicas and wait (up to `startup_timeout`) for one to be healthy and list its tools."""
+        if self.config.is_stdio:
+            for _ in range(max(self.config.replicas.min, 1)):
+                self._add_stdio_replica()
+        else:
+            for url in self.config.upstream_urls:
+                self._add_replica(http_opener(expand_env(url, self._environ), self._headers()), url=url)
+        self._tasks = [
+            asyncio.create_task(self._health_loop(), name=f"health {self.name}"),
+            asyncio.create_task(self._scale_loop(), name=f"scale {self.name}"),
+        ]
+        with contextlib.suppress(NoHealthyReplica):
+            await self._wait_for_replica(time.monotonic() + self.config.startup_timeout)
+            await self.refresh_tools()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*(r.stop() for r in self.replicas))
+
+    def _headers(self) -> dict[str, str]:
+        return {k: expand_env(v, self._environ) for k, v in self.config.headers.items()}
+
+    def stdio_opener(self, label: str) -> Opener:
+        argv = [expand_env(part, self._environ) for part in self.config.command or []]
+        env = {
+            **get_default_environment(),
+            **{k: expand_env(v, self._environ) for k, v in self.config.env.items()},
+        }
+        return stdio_opener(argv, env, self.config.cwd, label)
+
+    def _add_stdio_replica(self) -> Replica:
+        name = f"{self.name}-{next(self._names)}"
+        return self._add_replica(self.stdio_opener(name), name=name, single_use=self.dedicated_stdio)
+
+    def _add_replica(
+        self, opener: Opener, *, url: str | None = None, name: str | None = None, single_use: bool = False
+    ) -> Replica:
+        name = name or f"{self.name}-{next(self._names)}"
+        replica = Replica(
+            name, self.config, opener, single_use=single_use, url=url,
+            on_change=self._replica_changed, on_log=self._log_sink(name), on_tools_changed=self._mark_tools_stale,
+        )  # fmt: skip
+        self.replicas.append(replica)
+        replica.start()
+        return replica
+
+    def _log_sink(self, replica: str) -> LogSink | None:
+        if self._on_log is None:
+            return None
+        on_log = self._on_log
+
+        async def forward(params: types.LoggingMessageNotificationParams) -> None:
+            await on_log(replica, params)
+
+        return forward
+
+    def _replica_changed(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+        now = time.monotonic()
+        for replica in self.replicas:
+            self._metrics.server_health.labels(self.name, replica.name).set(1 if replica.available(now) else 0)
+        states: dict[str, int] = {"starting": 0, "healthy": 0, "unhealthy": 0, "stopped": 0}
+        for replica in self.replicas:
+            states[replica.state] += 1
+        for state, count in states.items():
+            self._metrics.replicas.labels(self.name, state).set(count)
+
+    def _mark_tools_stale(self) -> None:
+        self._tools_stale = True
+
+    # -- tools ----------------------------------------------------------------------------------------
+    async def list_tools(self) -> list[types.Tool]:
+        if self._tools_stale:
+            with contextlib.suppress(GatewayError):
+                await self.refresh_tools()
+        return list(self.tools.values())
+
+    async def refresh_tools(self) -> None:
+        replica = await self._wait_for_replica(time.monotonic() + self.config.timeout)
+        assert replica.channel is not None
+        tools: dict[str, types.Tool] = {}
+        cursor: str | None = None
+        while True:
+            params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+            page = await replica.channel.request(
+                types.ClientRequest(types.ListToolsRequest(params=params)), types.ListToolsResult
+            )
+            tools.update((tool.name, tool) for tool in page.tools)
+            cursor = page.nextCursor
+            if not cursor:
+                break
+        self.tools, self._tools_stale = tools, False
+
+    def safe_to_repeat(self, tool: str) -> bool:
+        if tool in self.config.retry_policy.safe_tools:
+            return True
+        annotations = self.tools[tool].annotations if tool in self.tools else None
+        return bool(annotations and (annotations.readOnlyHint or annotations.idempotentHint))
+
+    def read_only(self, tool: str) -> bool:
+        annotations = self.tools[tool].annotations if tool in self.tools else None
+        return bool(annotations and annotations.readOnlyHint)
+
+    # -- selection ------------------------------------------------------------------------------------
+    def _pick(self, candidates: list[Replica]) -> Replica:
+        policy = self.config.lb_policy
+        if policy == "RANDOM":
+            return random.choice(candidates)
+        offset = next(self._rr)
+        rotated = candidates[offset % len(candidates) :] + candidates[: offset % len(candidates)]
+        if policy == "ROUND_ROBIN":
+            return rotated[0]
+        return min(rotated, key=lambda r: r.load)  # LEAST_REQUEST; ties broken round robin
+
+    def _candidates(self, exclude: Collection[str]) -> list[Replica]:
+        """Replicas in rotation; a dedicated stdio pool offers only its unowned spares."""
+        now = time.monotonic()
+        live = [r for r in self.replicas if r.available(now) and r.owner is None]
+        return [r for r in live if r.name not in exclude] or live
+
+    async def _wait_for_replica(self, deadline: float, exclude: Collection[str] = ()) -> Replica:
+        while True:
+            candidates = self._candidates(exclude)
+            if candidates:
+                return self._pick(candidates)
+            if self._pending >= self.config.circuit_breakers.max_pending_requests:
+                raise Overloaded(f"pool {self.name!r} has too many calls waiting for a replica", pool=self.name)
+            self._scale_up()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise NoHealthyReplica(f"pool {self.name!r} has no healthy replica; see /admin/pools", pool=self.name)
+            self._pending += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), min(remaining, 1.0))
+            finally:
+                self._pending -= 1
+
+    # -- calls ----------------------------------------------------------------------------------------
+    async def call_tool(
+        self, tool: str, arguments: dict[str, Any] | None, *, progress: ProgressFnT | None = None
+    ) -> types.CallToolResult:
+        """Call `tool` on a replica of this pool (shared sessions), failing over when that is safe."""
+        if self._in_flight >= self.config.circuit_breakers.max_requests:
+            raise Overloaded(f"pool {self.name!r} is at max_requests; retry shortly", pool=self.name)
+        policy = self.config.retry_policy
+        deadline = time.monotonic() + self.config.timeout
+        safe = self.safe_to_repeat(tool)
+        tried: set[str] = set()
+        request = _call_request(tool, arguments)
+        self._in_flight += 1
+        self._metrics.in_flight.labels(self.name).inc()
+        try:
+            for attempt in itertools.count():
+                replica = await self._wait_for_replica(deadline, exclude=tried)
+                tried.add(replica.name)
+                try:
+                    return await self._try(replica, request, deadline, progress)
+                except (ReplicaUnreachable, ReplicaReset, CallTimeout) as failure:
+                    reason, sent = _classify(failure)
+                    retry = (
+                        reason in policy.retry_on
+                        and (safe or not sent)
+                        and attempt < policy.num_retries
+                        and self._retries_in_flight < self.config.circuit_breakers.max_retries
+                        and time.monotonic() < deadline
+                    )
+                    if not retry:
+                        if sent and not safe:
+                            raise CallOutcomeUnknown(
+                                f"{tool!r} on pool {self.name!r} failed mid-call ({failure.message}); it changes "
+                                "state, so it was not repeated: it may or may not have run. Check before retrying.",
+                                pool=self.name, tool=tool, reason=reason,
+                            ) from None  # fmt: skip
+                        raise
+                    self._metrics.retries.labels(self.name, tool, reason).inc()
+                    log.info("retrying %s on pool %s after %s on %s", tool, self.name, reason, replica.name)
+                    await self._back_off(attempt, deadline)
+            raise AssertionError("unreachable")  # pragma: no cover
+        finally:
+            self._in_flight -= 1
+            self._metrics.in_flight.labels(self.name).dec()
+
+    async def _back_off(self, attempt: int, deadline: float) -> None:
+        policy = self.config.retry_policy
+        delay = jittered(min(policy.base_interval * 2**attempt, policy.max_interval))
+        self._retries_in_flight += 1
+        try:
+            await asyncio.sleep(max(0.0, min(delay, deadline - time.monotonic())))
+        finally:
+            self._retries_in_flight -= 1
+
+    async def _try(
+        self, replica: Replica, request: types.ClientRequest, deadline: float, progress: ProgressFnT | None
+    ) -> types.CallToolResult:
+        per_try = self.config.retry_policy.per_try_timeout or self.config.timeout
+        budget = min(per_try, deadline - time.monotonic())
+        assert replica.channel is not None
+        replica.in_flight += 1
+        replica.last_active = time.monotonic()
+        if replica.in_flight > self.config.replicas.target_in_flight:
+            self._scale_up()
+        try:
+            result = await asyncio.wait_for(
+                replica.channel.request(request, types.CallToolResult, progress=progress), budget
+            )
+        except TimeoutError:
+            self._record_failure(replica)
+            raise CallTimeout(f"replica {replica.name} did not answer within {budget:.1f}s", pool=self.name) from None
+        except (ReplicaUnreachable, ReplicaReset):
+            self._record_failure(replica)
+            raise
+        finally:
+            replica.in_flight -= 1
+            replica.last_active = time.monotonic()
+        replica.record_success()
+        return result
+
+    def _record_failure(self, replica: Replica) -> None:
+        now = time.monotonic()
+        ejected = sum(1 for r in self.replicas if now < r.ejected_until)
+        limit = math.floor(len(self.replicas) * self.config.outlier_detection.max_ejection_percent / 100)
+        replica.record_failure(may_eject=ejected < limit)
+
+    # -- dedicated sessions ---------------------------------------------------------------------------
+    async def bind(self, rejoin: BindingRecord | None = None) -> Binding:
+        """An upstream session owned by one client session: a spare process (stdio) or a new HTTP session.
+
+        `rejoin` reattaches to an HTTP upstream session that another gateway process opened.
+        """
+        deadline = time.monotonic() + self.config.startup_timeout
+        if self.dedicated_stdio:
+            if rejoin is not None:
+                raise SessionLost(
+                    f"the {self.name!r} session lives in another gateway process; initialize a new session",
+                    pool=self.name,
+                )
+            replica = await self._wait_for_replica(deadline)
+            replica.owner, replica.sessions = "bound", 1
+            self._scale_once()  # a new spare for the next session
+            assert replica.channel is not None
+            return Binding(replica, replica.channel, None)
+        if rejoin is not None:
+            replica = next((r for r in self.replicas if r.name == rejoin.replica), None)
+            if replica is None or replica.url is None:
+                raise SessionLost(f"replica {rejoin.replica} of {self.name!r} is gone", pool=self.name)
+        else:
+            replica = await self._wait_for_replica(deadline)
+        url = expand_env(replica.url or "", self._environ)
+        channel = Channel(
+            http_opener(url, self._headers(), session_id=rejoin.upstream_session if rejoin else None),
+            label=f"session on {replica.name}",
+            initialize=rejoin is None,
+        )
+        await channel.start(self.config.startup_timeout)
+        replica.sessions += 1
+        return Binding(replica, channel, channel.transport.session_id())
+
+    async def call_bound(
+        self,
+        binding: Binding,
+        tool: str,
+        arguments: dict[str, Any] | None,
+        *,
+        progress: ProgressFnT | None = None,
+    ) -> types.CallToolResult:
+        """Call `tool` in the client's own upstream session; if that session died, the client must re-initialize."""
+        replica = binding.replica
+        replica.in_flight += 1
+        replica.last_active = time.monotonic()
+        self._metrics.in_flight.labels(self.name).inc()
+        try:
+            request = _call_request(tool, arguments)
+            return await asyncio.wait_for(
+                binding.channel.request(request, types.CallToolResult, progress=progress), self.config.timeout
+            )
+        except TimeoutError:
+            raise CallTimeout(f"{tool!r} did not finish within {self.config.timeout:g}s", pool=self.name) from None
+        except (ReplicaReset, ReplicaUnreachable):
+            self._record_failure(replica)
+            raise SessionLost(
+                f"the {self.name!r} upstream session on {replica.name} is gone (its state is lost); "
+                "initialize a new session",
+                pool=self.name,
+            ) from None
+        finally:
+            replica.in_flight -= 1
+            self._metrics.in_flight.labels(self.name).dec()
+
+    async def release(self, binding: Binding) -> None:
+        """End a dedicated upstream session; a stdio replica is retired, its state private to that client."""
+        binding.replica.sessions = max(0, binding.replica.sessions - 1)
+        if self.dedicated_stdio:
+            binding.replica.draining = True
+            await binding.replica.stop()
+        else:
+            await binding.channel.close()
+
+    # -- scaling --------------------------------------------------------------------------------------
+    def _live(self) -> list[Replica]:
+        return [r for r in self.replicas if not r.finished and not r.draining]
+
+    def _scale_up(self) -> None:
+        if self.config.is_stdio and len(self._live()) < self.config.replicas.max:
+            self._add_stdio_replica()
+
+    async def _scale_loop(self) -> None:
+        while True:
+            await asyncio.sleep(_SCALE_TICK)
+            self._scale_once()
+
+    def _scale_once(self) -> None:
+        """Reap finished replicas, then move the live count toward what load asks for."""
+        for replica in [r for r in self.replicas if r.finished]:
+            self.replicas.remove(replica)
+            self._metrics.server_health.remove(self.name, replica.name)
+            self._replica_changed()
+        if not self.config.is_stdio:
+            return
+        limits, live = self.config.replicas, self._live()
+        if self.dedicated_stdio:
+            spares = [r for r in live if r.owner is None]
+            for _ in range(min(limits.min - len(spares), limits.max - len(live))):
+                self._add_stdio_replica()
+            return
+        busy = sum(r.in_flight for r in live)
+        wanted = min(max(math.ceil(busy / limits.target_in_flight), limits.min, 1), limits.max)
+        for _ in range(wanted - len(live)):
+            self._add_stdio_replica()
+        now = time.monotonic()
+        idle = [r for r in live if r.in_flight == 0 and now - r.last_active > limits.idle_timeout]
+        for replica in sorted(idle, key=lambda r: r.started_at, reverse=True)[: max(0, len(live) - wanted)]:
+            log.info("retiring idle replica %s", replica.name)
+            replica.draining = True
+            self._retiring.add(task := asyncio.create_task(replica.stop()))
+            task.add_done_callback(self._retiring.discard)
+
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.health_checks.interval)
+            await asyncio.gather(*(r.check_health() for r in list(self.replicas)))
+            restarts = sum(r.restarts for r in self.replicas)
+            if restarts > self._restarts_seen:
+                self._metrics.restarts.labels(self.name).inc(restarts - self._restarts_seen)
+            self._restarts_seen = restarts
+
+    # -- introspection --------------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        now = time.monotonic()
+        return any(r.available(now) for r in self.replicas) and bool(self.tools)
+
+    def describe(self) -> dict[str, Any]:
+        now = time.monotonic()
+        return {
+            "tier": self.config.tier,
+            "description": self.config.description,
+            "session": self.config.session,
+            "upstream": "stdio" if self.config.is_stdio else "http",
+            "lb_policy": self.config.lb_policy,
+            "replicas": [r.describe(now) for r in self.replicas],
+            "healthy": sum(1 for r in self.replicas if r.available(now)),
+            "in_flight": self._in_flight,
+            "pending": self._pending,
+            "tools": sorted(self.tools),
+            "ready": self.ready,
+        }
+
+
+@dataclass(frozen=True)
+class BindingRecord:
+    """Where a dedicated upstream session lives, as kept in the shared session store."""
+
+    replica: str
+    upstream_session: str | None
+
+
+@dataclass
+class Binding:
+    """A client session's own upstream session in one pool."""
+
+    replica: Replica
+    channel: Channel
+    upstream_session: str | None
+
+    def record(self) -> BindingRecord:
+        return BindingRecord(self.replica.name, self.upstream_session)
+
+
+def _call_request(tool: str, arguments: dict[str, Any] | None) -> types.ClientRequest:
+    return types.ClientRequest(
+        types.CallToolRequest(params=types.CallToolRequestParams(name=tool, arguments=arguments))
+    )
+
+
+def _classify(failure: GatewayError) -> tuple[str, bool]:
+    """Envoy's `retry_on` name for a failure, and whether the call had reached the replica."""
+    if isinstance(failure, ReplicaUnreachable):
+        return "connect-failure", False
+    if isinstance(failure, CallTimeout):
+        return "timeout", True
+    return "reset", True

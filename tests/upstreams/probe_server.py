@@ -1,0 +1,89 @@
+"""A small MCP server for gateway tests: one tool per behaviour a pool must handle.
+
+Every call is appended to the file named by $PROBE_EXEC_LOG (`tool pid`), so a test can count how often a tool
+really ran upstream, and on which replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from mcp.server.fastmcp import Context, FastMCP
+from mcp.types import ToolAnnotations
+
+server = FastMCP("probe")
+_values: dict[str, str] = {}
+
+
+def _record(tool: str) -> None:
+    path = os.environ.get("PROBE_EXEC_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(f"{tool} {os.getpid()}\n")
+
+
+@server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+def lookup(key: str) -> str:
+    """Read-only: echo the key with the replica's pid."""
+    _record("lookup")
+    return f"{key}@{os.getpid()}"
+
+
+@server.tool(annotations=ToolAnnotations(readOnlyHint=False, idempotentHint=True))
+def set_value(key: str, value: str) -> str:
+    """Idempotent write: set a key in this replica's memory."""
+    _record("set_value")
+    _values[key] = value
+    return f"{key}={value}"
+
+
+@server.tool(annotations=ToolAnnotations(readOnlyHint=False, idempotentHint=False, destructiveHint=False))
+def append_record(text: str) -> str:
+    """Non-idempotent write: append a record (counted in the exec log)."""
+    _record("append_record")
+    return f"appended {text}"
+
+
+@server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+async def slow(seconds: float, ctx: Context, steps: int = 3) -> str:
+    """Read-only and slow: reports progress and logs while it works."""
+    _record("slow")
+    for step in range(steps):
+        await ctx.report_progress(step, steps, f"step {step}")
+        await ctx.info(f"slow step {step}")
+        await asyncio.sleep(seconds / steps)
+    return f"slept {seconds}@{os.getpid()}"
+
+
+@server.tool(annotations=ToolAnnotations(readOnlyHint=False, idempotentHint=False))
+async def slow_write(seconds: float) -> str:
+    """Non-idempotent and slow: the write lands at the start, the answer at the end."""
+    _record("slow_write")
+    await asyncio.sleep(seconds)
+    return "written"
+
+
+@server.tool(annotations=ToolAnnotations(readOnlyHint=False, idempotentHint=False))
+def crash() -> str:
+    """Kill this replica's process in the middle of the call."""
+    _record("crash")
+    sys.stdout.flush()
+    os._exit(3)
+
+
+@server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+def fail(message: str) -> str:
+    """Read-only tool that reports a tool error."""
+    raise ValueError(message)
+
+
+@server.tool(annotations=ToolAnnotations(readOnlyHint=True))
+def counter_value(key: str) -> str:
+    """Read back what set_value stored on this replica."""
+    return _values.get(key, "")
+
+
+if __name__ == "__main__":
+    server.run("stdio")
