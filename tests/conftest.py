@@ -25,6 +25,7 @@ from orchestra.gateway.app import create_app
 from orchestra.gateway.config import GatewayConfig
 
 ROOT = Path(__file__).resolve().parent.parent
+EVERYTHING_SERVER = [str(ROOT / "node_modules" / ".bin" / "mcp-server-everything")]
 PROBE_SERVER = [sys.executable, str(ROOT / "tests" / "upstreams" / "probe_server.py")]
 
 
@@ -56,12 +57,8 @@ def executions(exec_log: Path, tool: str) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(
-    pools: dict[str, Any], environ: dict[str, str] | None = None, **settings: Any
-) -> AsyncIterator[tuple[str, Starlette]]:
-    """A gateway app served by uvicorn in this event loop; yields its base URL and the app."""
-    config = GatewayConfig.model_validate({"pools": pools, **settings})
-    app = create_app(config, environ if environ is not None else dict(os.environ))
+async def serving(app: Starlette) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn in this event loop, on a free loopback port; yields its base URL."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
@@ -70,24 +67,37 @@ async def running_gateway(
     while not server.started:
         if task.done():
             task.result()
-            raise RuntimeError("gateway stopped during start-up")
+            raise RuntimeError("server stopped during start-up")
         if time.monotonic() > deadline:
-            raise TimeoutError("gateway did not start")
+            raise TimeoutError("server did not start")
         await asyncio.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}", app
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await task
 
 
 @contextlib.asynccontextmanager
-async def mcp_client(url: str, headers: dict[str, str] | None = None) -> AsyncIterator[ClientSession]:
+async def running_gateway(
+    pools: dict[str, Any], environ: dict[str, str] | None = None, **settings: Any
+) -> AsyncIterator[tuple[str, Starlette]]:
+    """A gateway app served in this event loop; yields its base URL and the app."""
+    config = GatewayConfig.model_validate({"pools": pools, **settings})
+    app = create_app(config, environ if environ is not None else dict(os.environ))
+    async with serving(app) as base:
+        yield base, app
+
+
+@contextlib.asynccontextmanager
+async def mcp_client(
+    url: str, headers: dict[str, str] | None = None, **session_options: Any
+) -> AsyncIterator[ClientSession]:
     """A real MCP client session over streamable HTTP."""
     async with (
         httpx.AsyncClient(headers=headers or {}, timeout=httpx.Timeout(30, read=120)) as http,
         streamable_http_client(url, http_client=http) as (read, write, _),
-        ClientSession(read, write) as session,
+        ClientSession(read, write, **session_options) as session,
     ):
         await session.initialize()
         yield session

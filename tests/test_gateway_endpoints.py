@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
+from mcp.shared.exceptions import McpError
 
 from tests.conftest import mcp_client, probe_pool, running_gateway, text_of
 
@@ -54,12 +56,8 @@ async def test_unknown_tool_and_tool_errors_are_reported_not_crashed(tmp_path: P
             failed = await client.call_tool("fail", {"message": "boom"})
             assert failed.isError
             assert "boom" in text_of(failed)
-            try:
+            with pytest.raises(McpError, match="unknown tool 'no_such_tool'"):
                 await client.call_tool("no_such_tool", {})
-            except Exception as exc:  # the SDK raises McpError for a JSON-RPC error
-                assert "unknown tool 'no_such_tool'" in str(exc)
-            else:
-                raise AssertionError("an unknown tool must be an error")
             assert text_of(await client.call_tool("lookup", {"key": "still-fine"})).startswith("still-fine@")
 
 

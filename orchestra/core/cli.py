@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Check and document the config file.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+tools_app = typer.Typer(help="List and call tools through a running gateway.", no_args_is_help=True)
+app.add_typer(tools_app, name="tools")
 err = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -86,3 +88,122 @@ def config_docs(
         typer.echo(f"{'out of date' if check else 'updated'}: {path}")
     if check and stale:
         raise typer.Exit(1)
+
+
+GatewayOption = Annotated[str, typer.Option("--gateway", help="Gateway base URL.", envvar="ORCHESTRA_GATEWAY_URL")]
+
+
+@tools_app.command("list")
+def tools_list(
+    pool: Annotated[str | None, typer.Option(help="One pool's tools.")] = None,
+    tier: Annotated[str | None, typer.Option(help="One tier's tools (web, design, bi, ai).")] = None,
+    gateway: GatewayOption = "http://127.0.0.1:8700",
+) -> None:
+    """List the tools a gateway endpoint offers, with their safety annotations.
+
+    Example: `orchestra tools list --pool everything`
+    """
+    import asyncio
+
+    from rich.table import Table
+
+    from orchestra.tools.gateway_client import auth_headers, endpoint_url, list_tools
+
+    tools = _gateway_call(asyncio.run, list_tools(endpoint_url(gateway, pool, tier), auth_headers()))
+    table = Table("tool", "read-only", "idempotent", "description")
+    for tool in tools:
+        hints = tool.annotations
+        table.add_row(
+            tool.name,
+            "yes" if hints and hints.readOnlyHint else "no",
+            "yes" if hints and hints.idempotentHint else "no",
+            (tool.description or "").split("\n")[0][:70],
+        )
+    Console().print(table)
+
+
+@tools_app.command("call")
+def tools_call(
+    tool: Annotated[str, typer.Argument(help="Tool name as the endpoint lists it.")],
+    arguments: Annotated[str, typer.Argument(help="Arguments as a JSON object.")] = "{}",
+    pool: Annotated[str | None, typer.Option(help="Call through this pool's endpoint.")] = None,
+    tier: Annotated[str | None, typer.Option(help="Call through this tier's endpoint.")] = None,
+    gateway: GatewayOption = "http://127.0.0.1:8700",
+) -> None:
+    """Call one tool through the gateway and print its result.
+
+    Example: `orchestra tools call echo '{"message": "hello"}' --pool everything`
+    """
+    import asyncio
+    import json
+
+    from orchestra.tools.gateway_client import auth_headers, call_tool, endpoint_url, result_text
+
+    try:
+        parsed = json.loads(arguments)
+    except json.JSONDecodeError as exc:
+        err.print(f'[red]arguments are not JSON[/red] ({exc.msg}); write them like \'{{"key": "value"}}\'')
+        raise typer.Exit(2) from None
+    if not isinstance(parsed, dict):
+        err.print('[red]arguments must be a JSON object[/red], like \'{"key": "value"}\'')
+        raise typer.Exit(2)
+    result = _gateway_call(asyncio.run, call_tool(endpoint_url(gateway, pool, tier), tool, parsed, auth_headers()))
+    typer.echo(result_text(result))
+    if result.isError:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(gateway: GatewayOption = "http://127.0.0.1:8700") -> None:
+    """Show a running gateway's pools and replicas (from /admin/pools).
+
+    Example: `orchestra status --gateway http://127.0.0.1:8700`
+    """
+    import httpx
+    from rich.table import Table
+
+    from orchestra.tools.gateway_client import auth_headers
+
+    try:
+        response = httpx.get(f"{gateway.rstrip('/')}/admin/pools", headers=auth_headers(), timeout=10)
+    except httpx.TransportError:
+        err.print("[red]no gateway answers there[/red]; start one with `orchestra gateway` or pass --gateway URL")
+        raise typer.Exit(1) from None
+    if response.status_code != 200:
+        err.print(
+            f"[red]gateway answered HTTP {response.status_code}[/red]; set ORCHESTRA_GATEWAY_KEY if it needs a key"
+        )
+        raise typer.Exit(1)
+    table = Table("pool", "tier", "session", "replica", "state", "pid / url", "in flight", "restarts", "server")
+    for name, pool in response.json().items():
+        for replica in pool["replicas"] or [{}]:
+            table.add_row(
+                name, pool["tier"], pool["session"], replica.get("name", "-"), replica.get("state", "none"),
+                str(replica.get("pid") or replica.get("url") or "-"), str(replica.get("in_flight", 0)),
+                str(replica.get("restarts", 0)), replica.get("server") or "-",
+            )  # fmt: skip
+    Console(width=160).print(table)
+
+
+def _gateway_call(run: Any, coroutine: Any) -> Any:
+    """Run a gateway client call; connection and protocol failures become one clear line."""
+    import httpx
+    from mcp.shared.exceptions import McpError
+
+    try:
+        return run(coroutine)
+    except Exception as exc:  # the SDK's task groups wrap failures in exception groups: look at the first leaf
+        leaf = exc
+        while isinstance(leaf, BaseExceptionGroup):
+            leaf = leaf.exceptions[0]
+        if isinstance(leaf, McpError):
+            err.print(f"[red]gateway refused the call[/red]: {leaf.error.message}", highlight=False)
+        elif isinstance(leaf, httpx.ConnectError):
+            err.print("[red]no gateway answers there[/red]; start one with `orchestra gateway` or pass --gateway URL")
+        elif isinstance(leaf, httpx.HTTPStatusError):
+            status = leaf.response.status_code
+            hint = "set ORCHESTRA_GATEWAY_KEY" if status == 401 else "check --pool / --tier"
+            err.print(f"[red]gateway answered HTTP {status}[/red]; {hint}")
+        else:
+            raise
+    raise typer.Exit(1)

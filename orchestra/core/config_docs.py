@@ -34,20 +34,37 @@ def _nested_models(annotation: Any) -> list[type[BaseModel]]:
     return [m for arg in typing.get_args(annotation) for m in _nested_models(arg)]
 
 
+def _unit(field: Any) -> str | None:
+    """`duration` or `rate` for fields declared with those config units (pydantic keeps them as metadata)."""
+    for meta in field.metadata:
+        name = getattr(getattr(meta, "func", None), "__name__", "")
+        if name in ("parse_duration", "parse_rate"):
+            return name.removeprefix("parse_")
+    return None
+
+
 def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        base = typing.get_args(annotation)[0]
-        return "duration" if base is float else "rate" if getattr(base, "__name__", "") == "Rate" else _type_name(base)
+        return _type_name(typing.get_args(annotation)[0])
     if origin is typing.Literal:
         return " \\| ".join(f"`{a}`" for a in typing.get_args(annotation))
     if origin in (typing.Union, pytypes.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(annotation) if a is not type(None)) + " (optional)"
+        kinds = [_type_name(a) for a in typing.get_args(annotation) if a is not type(None)]
+        return " or ".join(kinds) + " (optional)"
     if origin in (list, dict):
         return f"{origin.__name__}[{', '.join(_type_name(a) for a in typing.get_args(annotation))}]"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "section"
+    if getattr(annotation, "__name__", "") == "Rate":
+        return "rate"
     return getattr(annotation, "__name__", str(annotation))
+
+
+def _field_type(field: Any) -> str:
+    unit = _unit(field)
+    optional = typing.get_origin(field.annotation) in (typing.Union, pytypes.UnionType)
+    return f"{unit}{' (optional)' if optional else ''}" if unit else _type_name(field.annotation)
 
 
 def _default(field: Any) -> str:
@@ -56,9 +73,11 @@ def _default(field: Any) -> str:
     value = field.get_default(call_default_factory=True)
     if isinstance(value, BaseModel):
         return "see below"
-    if (isinstance(value, float) and "Duration" in repr(field.metadata)) or "parse_duration" in repr(field.metadata):
+    if value is None:
+        return "unset"
+    if _unit(field) == "duration":
         return f"`{value:g}s`"
-    return f"`{value!r}`" if value not in ({}, [], None) else ("unset" if value is None else f"`{value!r}`")
+    return f"`{value!r}`"
 
 
 def render_section(section: str) -> str:
@@ -73,7 +92,7 @@ def render_section(section: str) -> str:
         out.append("| field | type | default | meaning |\n| --- | --- | --- | --- |")
         for name, field in model.model_fields.items():
             meaning = (field.description or "").replace("|", "\\|").replace("\n", " ")
-            out.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {meaning} |")
+            out.append(f"| `{name}` | {_field_type(field)} | {_default(field)} | {meaning} |")
         out.append("")
     return "\n".join(out)
 

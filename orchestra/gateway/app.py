@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from orchestra.core.envref import MissingEnvironmentError, expand_env
 from orchestra.gateway.config import GatewayConfig
 from orchestra.gateway.metrics import GatewayMetrics
 from orchestra.gateway.pool import Pool
@@ -69,7 +70,10 @@ class Gateway:
                     name, pool_config, environ=self.environ, metrics=self.metrics, on_log=self._pool_log(name)
                 )
         cache_size = max((p.cache.max_entries for p in self.config.pools.values()), default=10_000)
-        redis_url = self.config.redis_url and self.config.redis_url.strip()
+        try:
+            redis_url = expand_env(self.config.redis_url or "", self.environ).strip()
+        except MissingEnvironmentError as exc:
+            raise GatewayStartError(f"gateway.redis_url: {exc} (or write ${{VAR:-}} to make it optional)") from None
         if redis_url:
             self._redis = await _connect_redis(redis_url)
             prefix, ttl = self.config.key_prefix, self.config.session_ttl
@@ -202,7 +206,12 @@ def _is_loopback(host: str) -> bool:
 
 
 async def _connect_redis(url: str) -> Redis:
-    redis = Redis.from_url(url)
+    try:
+        redis = Redis.from_url(url)
+    except ValueError:
+        raise GatewayStartError(
+            "gateway.redis_url is not a Redis URL; write redis://HOST:PORT/DB, rediss://... or unix://PATH"
+        ) from None
     try:
         await redis.ping()
     except (RedisError, OSError) as exc:

@@ -115,10 +115,12 @@ class Channel:
         self._closing = asyncio.Event()
         self.closed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._waiting: set[asyncio.Task[Any]] = set()
+        self._orphaned: set[asyncio.Task[Any]] = set()
 
     @property
     def alive(self) -> bool:
-        return self._session is not None and not self.closed.is_set()
+        return self._session is not None and not self.closed.is_set() and not self.transport.ended.is_set()
 
     async def start(self, timeout: float) -> None:
         """Open the transport and initialize; raises `ReplicaUnreachable` when it cannot."""
@@ -153,6 +155,10 @@ class Channel:
         finally:
             self.closed.set()
             self._ready.set()
+            # Requests sent just before the end would wait for an answer that cannot come: end them now.
+            for task in self._waiting:
+                self._orphaned.add(task)
+                task.cancel()
 
     async def _forward_log(self, params: types.LoggingMessageNotificationParams) -> None:
         if self._on_log is not None:
@@ -179,14 +185,25 @@ class Channel:
         session = self._session
         if session is None or self.closed.is_set():
             raise ReplicaUnreachable(f"{self.label} is not connected")
+        task = asyncio.current_task()
+        assert task is not None
+        self._waiting.add(task)
         try:
             return await session.send_request(request, result_type, progress_callback=progress)
+        except asyncio.CancelledError:
+            if task not in self._orphaned:
+                raise
+            task.uncancel()
+            raise ReplicaReset(f"{self.label} went away during the call") from None
         except McpError as exc:
             if exc.error.code == types.CONNECTION_CLOSED and await self._died():
                 raise ReplicaReset(f"{self.label} went away during the call") from None
             raise
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             raise ReplicaReset(f"{self.label} went away during the call") from None
+        finally:
+            self._waiting.discard(task)
+            self._orphaned.discard(task)
 
     async def ping(self, timeout: float) -> None:
         await asyncio.wait_for(self.request(types.ClientRequest(types.PingRequest()), types.EmptyResult), timeout)

@@ -385,7 +385,9 @@ class Pool:
         return [r for r in self.replicas if not r.finished and not r.draining]
 
     def _scale_up(self) -> None:
-        if self.config.is_stdio and len(self._live()) < self.config.replicas.max:
+        """Add one replica now, unless one is already starting (the scale loop sizes bursts each tick)."""
+        live = self._live()
+        if self.config.is_stdio and len(live) < self.config.replicas.max and all(r.state != "starting" for r in live):
             self._add_stdio_replica()
 
     async def _scale_loop(self) -> None:

@@ -35,7 +35,7 @@ _LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "
 _REQUEST_CANCELLED = -32800
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: one listener per call
 class _LogListener:
     queue: asyncio.Queue[dict[str, Any]]
     min_level: int
@@ -218,6 +218,10 @@ class McpEndpoint:
             return _error_body(request_id, exc.to_error())
         except McpError as exc:
             return _error_body(request_id, exc.error)
+        except Exception as exc:  # a fault of ours must still answer the client, never drop its connection
+            log.exception("tools/call failed inside the gateway")
+            message = f"gateway error: {type(exc).__name__}; see the gateway log"
+            return _error_body(request_id, types.ErrorData(code=types.INTERNAL_ERROR, message=message))
         finally:
             self._in_flight.pop(key, None)
         return {"jsonrpc": "2.0", "id": request_id, "result": _dump(result)}

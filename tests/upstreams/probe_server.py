@@ -14,7 +14,7 @@ from mcp.server.fastmcp import Context, FastMCP
 from mcp.types import ToolAnnotations
 
 server = FastMCP("probe")
-_values: dict[str, str] = {}
+_values: dict[tuple[int, str], str] = {}
 
 
 def _record(tool: str) -> None:
@@ -32,10 +32,10 @@ def lookup(key: str) -> str:
 
 
 @server.tool(annotations=ToolAnnotations(readOnlyHint=False, idempotentHint=True))
-def set_value(key: str, value: str) -> str:
-    """Idempotent write: set a key in this replica's memory."""
+def set_value(key: str, value: str, ctx: Context) -> str:
+    """Idempotent write: set a key in this MCP session's memory."""
     _record("set_value")
-    _values[key] = value
+    _values[(id(ctx.session), key)] = value
     return f"{key}={value}"
 
 
@@ -54,6 +54,7 @@ async def slow(seconds: float, ctx: Context, steps: int = 3) -> str:
         await ctx.report_progress(step, steps, f"step {step}")
         await ctx.info(f"slow step {step}")
         await asyncio.sleep(seconds / steps)
+    _record("slow_done")
     return f"slept {seconds}@{os.getpid()}"
 
 
@@ -80,10 +81,14 @@ def fail(message: str) -> str:
 
 
 @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
-def counter_value(key: str) -> str:
-    """Read back what set_value stored on this replica."""
-    return _values.get(key, "")
+def counter_value(key: str, ctx: Context) -> str:
+    """Read back what set_value stored in this MCP session."""
+    return _values.get((id(ctx.session), key), "")
 
 
 if __name__ == "__main__":
-    server.run("stdio")
+    if len(sys.argv) == 3 and sys.argv[1] == "--http":  # streamable HTTP on 127.0.0.1:PORT/mcp
+        server.settings.port = int(sys.argv[2])
+        server.run("streamable-http")
+    else:
+        server.run("stdio")

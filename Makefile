@@ -1,0 +1,45 @@
+# `make demo` and `make test` set everything up from a clean clone, then run.
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+
+.PHONY: setup demo test lint bench lock clean
+
+setup: $(VENV)/.installed node_modules/.installed system-packages
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) pip sync --quiet --python $(PY) requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: system-packages
+system-packages:
+	scripts/system-packages.sh redis-server chromium
+
+demo: setup
+	scripts/demo.sh
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m orchestra config docs --check
+
+test: setup lint
+	$(VENV)/bin/pytest
+
+bench: setup
+	$(PY) -m bench.gateway
+
+# Re-resolve the pinned Python dependencies after changing pyproject.toml.
+lock: $(VENV)/.installed
+	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --quiet -o requirements.lock
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

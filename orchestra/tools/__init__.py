@@ -1,0 +1,1 @@
+"""Client side: reaching MCP tools through the gateway."""
