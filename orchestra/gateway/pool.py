@@ -20,10 +20,9 @@ from typing import Any
 
 from mcp import types
 from mcp.client.stdio import get_default_environment
-from mcp.shared.session import ProgressFnT
 
 from orchestra.core.envref import expand_env
-from orchestra.gateway.channel import Channel, LogSink, Opener, http_opener, stdio_opener
+from orchestra.gateway.channel import Channel, ConnectionFactory, http_connection, stdio_connection
 from orchestra.gateway.config import PoolConfig
 from orchestra.gateway.errors import (
     CallOutcomeUnknown,
@@ -37,6 +36,7 @@ from orchestra.gateway.errors import (
 )
 from orchestra.gateway.metrics import GatewayMetrics
 from orchestra.gateway.replica import Replica, jittered
+from orchestra.gateway.rpc import LogSink, Progress, ToolResult
 
 log = logging.getLogger("orchestra.gateway.pool")
 
@@ -85,7 +85,9 @@ class Pool:
                 self._add_stdio_replica()
         else:
             for url in self.config.upstream_urls:
-                self._add_replica(http_opener(expand_env(url, self._environ), self._headers()), url=url)
+                name = f"{self.name}-{next(self._names)}"
+                connect = http_connection(expand_env(url, self._environ), self.headers(), f"replica {name}")
+                self._add_replica(connect, name, url=url)
         self._tasks = [
             asyncio.create_task(self._health_loop(), name=f"health {self.name}"),
             asyncio.create_task(self._scale_loop(), name=f"scale {self.name}"),
@@ -100,27 +102,27 @@ class Pool:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(r.stop() for r in self.replicas))
 
-    def _headers(self) -> dict[str, str]:
+    def headers(self) -> dict[str, str]:
+        """Headers for URL upstreams, `${VAR}` expanded."""
         return {k: expand_env(v, self._environ) for k, v in self.config.headers.items()}
 
-    def stdio_opener(self, label: str) -> Opener:
+    def _stdio_connection(self, label: str) -> ConnectionFactory:
         argv = [expand_env(part, self._environ) for part in self.config.command or []]
         env = {
             **get_default_environment(),
             **{k: expand_env(v, self._environ) for k, v in self.config.env.items()},
         }
-        return stdio_opener(argv, env, self.config.cwd, label)
+        return stdio_connection(argv, env, self.config.cwd, label)
 
     def _add_stdio_replica(self) -> Replica:
         name = f"{self.name}-{next(self._names)}"
-        return self._add_replica(self.stdio_opener(name), name=name, single_use=self.dedicated_stdio)
+        return self._add_replica(self._stdio_connection(f"replica {name}"), name, single_use=self.dedicated_stdio)
 
     def _add_replica(
-        self, opener: Opener, *, url: str | None = None, name: str | None = None, single_use: bool = False
+        self, connect: ConnectionFactory, name: str, *, url: str | None = None, single_use: bool = False
     ) -> Replica:
-        name = name or f"{self.name}-{next(self._names)}"
         replica = Replica(
-            name, self.config, opener, single_use=single_use, url=url,
+            name, self.config, connect, single_use=single_use, url=url,
             on_change=self._replica_changed, on_log=self._log_sink(name), on_tools_changed=self._mark_tools_stale,
         )  # fmt: skip
         self.replicas.append(replica)
@@ -165,9 +167,8 @@ class Pool:
         tools: dict[str, types.Tool] = {}
         cursor: str | None = None
         while True:
-            params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
-            page = await replica.channel.request(
-                types.ClientRequest(types.ListToolsRequest(params=params)), types.ListToolsResult
+            page = types.ListToolsResult.model_validate(
+                await replica.channel.request("tools/list", {"cursor": cursor} if cursor else None)
             )
             tools.update((tool.name, tool) for tool in page.tools)
             cursor = page.nextCursor
@@ -222,8 +223,8 @@ class Pool:
 
     # -- calls ----------------------------------------------------------------------------------------
     async def call_tool(
-        self, tool: str, arguments: dict[str, Any] | None, *, progress: ProgressFnT | None = None
-    ) -> types.CallToolResult:
+        self, tool: str, arguments: dict[str, Any] | None, *, progress: Progress | None = None
+    ) -> ToolResult:
         """Call `tool` on a replica of this pool (shared sessions), failing over when that is safe."""
         if self._in_flight >= self.config.circuit_breakers.max_requests:
             raise Overloaded(f"pool {self.name!r} is at max_requests; retry shortly", pool=self.name)
@@ -231,7 +232,6 @@ class Pool:
         deadline = time.monotonic() + self.config.timeout
         safe = self.safe_to_repeat(tool)
         tried: set[str] = set()
-        request = _call_request(tool, arguments)
         self._in_flight += 1
         self._metrics.in_flight.labels(self.name).inc()
         try:
@@ -239,7 +239,7 @@ class Pool:
                 replica = await self._wait_for_replica(deadline, exclude=tried)
                 tried.add(replica.name)
                 try:
-                    return await self._try(replica, request, deadline, progress)
+                    return await self._try(replica, tool, arguments, deadline, progress)
                 except (ReplicaUnreachable, ReplicaReset, CallTimeout) as failure:
                     reason, sent = _classify(failure)
                     retry = (
@@ -275,8 +275,13 @@ class Pool:
             self._retries_in_flight -= 1
 
     async def _try(
-        self, replica: Replica, request: types.ClientRequest, deadline: float, progress: ProgressFnT | None
-    ) -> types.CallToolResult:
+        self,
+        replica: Replica,
+        tool: str,
+        arguments: dict[str, Any] | None,
+        deadline: float,
+        progress: Progress | None,
+    ) -> ToolResult:
         per_try = self.config.retry_policy.per_try_timeout or self.config.timeout
         budget = min(per_try, deadline - time.monotonic())
         assert replica.channel is not None
@@ -285,9 +290,7 @@ class Pool:
         if replica.in_flight > self.config.replicas.target_in_flight:
             self._scale_up()
         try:
-            result = await asyncio.wait_for(
-                replica.channel.request(request, types.CallToolResult, progress=progress), budget
-            )
+            result = await asyncio.wait_for(replica.channel.call_tool(tool, arguments, progress=progress), budget)
         except TimeoutError:
             self._record_failure(replica)
             raise CallTimeout(f"replica {replica.name} did not answer within {budget:.1f}s", pool=self.name) from None
@@ -331,14 +334,15 @@ class Pool:
         else:
             replica = await self._wait_for_replica(deadline)
         url = expand_env(replica.url or "", self._environ)
+        label = f"session on {replica.name}"
         channel = Channel(
-            http_opener(url, self._headers(), session_id=rejoin.upstream_session if rejoin else None),
-            label=f"session on {replica.name}",
+            http_connection(url, self.headers(), label, session_id=rejoin.upstream_session if rejoin else None),
+            label=label,
             initialize=rejoin is None,
         )
         await channel.start(self.config.startup_timeout)
         replica.sessions += 1
-        return Binding(replica, channel, channel.transport.session_id())
+        return Binding(replica, channel, channel.session_id)
 
     async def call_bound(
         self,
@@ -346,17 +350,16 @@ class Pool:
         tool: str,
         arguments: dict[str, Any] | None,
         *,
-        progress: ProgressFnT | None = None,
-    ) -> types.CallToolResult:
+        progress: Progress | None = None,
+    ) -> ToolResult:
         """Call `tool` in the client's own upstream session; if that session died, the client must re-initialize."""
         replica = binding.replica
         replica.in_flight += 1
         replica.last_active = time.monotonic()
         self._metrics.in_flight.labels(self.name).inc()
         try:
-            request = _call_request(tool, arguments)
             return await asyncio.wait_for(
-                binding.channel.request(request, types.CallToolResult, progress=progress), self.config.timeout
+                binding.channel.call_tool(tool, arguments, progress=progress), self.config.timeout
             )
         except TimeoutError:
             raise CallTimeout(f"{tool!r} did not finish within {self.config.timeout:g}s", pool=self.name) from None
@@ -471,12 +474,6 @@ class Binding:
 
     def record(self) -> BindingRecord:
         return BindingRecord(self.replica.name, self.upstream_session)
-
-
-def _call_request(tool: str, arguments: dict[str, Any] | None) -> types.ClientRequest:
-    return types.ClientRequest(
-        types.CallToolRequest(params=types.CallToolRequestParams(name=tool, arguments=arguments))
-    )
 
 
 def _classify(failure: GatewayError) -> tuple[str, bool]:

@@ -11,9 +11,10 @@ from typing import Any, Literal
 
 from mcp import types
 
-from orchestra.gateway.channel import Channel, LogSink, Opener, first_of
+from orchestra.gateway.channel import Channel, ConnectionFactory, first_of
 from orchestra.gateway.config import PoolConfig
 from orchestra.gateway.errors import ReplicaUnreachable
+from orchestra.gateway.rpc import LogSink
 
 log = logging.getLogger("orchestra.gateway.replica")
 
@@ -34,7 +35,7 @@ class Replica:
         self,
         name: str,
         config: PoolConfig,
-        opener: Opener,
+        connect: ConnectionFactory,
         *,
         single_use: bool = False,
         on_change: Callable[[], None],
@@ -60,7 +61,7 @@ class Replica:
         self._health_fails = 0
         self._health_passes = 0
         self._config = config
-        self._opener = opener
+        self._connect = connect
         self._on_change = on_change
         self._on_log = on_log
         self._on_tools_changed = on_tools_changed
@@ -85,7 +86,7 @@ class Replica:
         backoff = self._config.replicas.restart_backoff
         while not self._stopping.is_set():
             channel = Channel(
-                self._opener,
+                self._connect,
                 label=f"replica {self.name}",
                 on_log=self._on_log,
                 on_tools_changed=self._on_tools_changed,
@@ -105,7 +106,7 @@ class Replica:
                 if self._stopping.is_set():
                     break
                 self._set_state("unhealthy")
-                log.warning("replica %s went away: %r", self.name, channel.error or "process exited")
+                log.warning("replica %s went away", self.name)
                 if self.single_use:
                     break
                 if time.monotonic() - self.started_at > _STABLE_UPTIME:
@@ -129,7 +130,7 @@ class Replica:
     # -- selection ------------------------------------------------------------------------------------
     @property
     def pid(self) -> int | None:
-        return self.channel.transport.pid if self.channel else None
+        return self.channel.pid if self.channel else None
 
     def available(self, now: float) -> bool:
         return (

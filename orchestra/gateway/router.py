@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcp import types
-from mcp.shared.session import ProgressFnT
 
 from orchestra.gateway.config import TIERS
 from orchestra.gateway.errors import RateLimited, UnknownTool
 from orchestra.gateway.metrics import GatewayMetrics
 from orchestra.gateway.pool import Binding, Pool
+from orchestra.gateway.rpc import Progress, ToolResult
 from orchestra.gateway.stores import RateLimiter, ResultCache, SessionRecord, SessionStore
 
 log = logging.getLogger("orchestra.gateway")
@@ -63,7 +63,7 @@ class CallContext:
 
     session: SessionRecord
     key_id: str | None = None
-    progress: ProgressFnT | None = None
+    progress: Progress | None = None
 
 
 class Router:
@@ -115,7 +115,7 @@ class Router:
     # -- calls ----------------------------------------------------------------------------------------
     async def call_tool(
         self, endpoint: Endpoint, name: str, arguments: dict[str, Any] | None, ctx: CallContext
-    ) -> types.CallToolResult:
+    ) -> ToolResult:
         pool, tool = await self.resolve(endpoint, name)
         started = time.perf_counter()
         try:
@@ -125,7 +125,7 @@ class Router:
             raise
         finally:
             self._metrics.request_duration.labels(pool.name, tool.name).observe(time.perf_counter() - started)
-        if result.isError:
+        if result.get("isError"):
             self._metrics.request_errors.labels(pool.name, tool.name, "tool_error").inc()
         return result
 
@@ -139,24 +139,22 @@ class Router:
 
     async def _governed_call(
         self, pool: Pool, tool: str, arguments: dict[str, Any] | None, ctx: CallContext
-    ) -> types.CallToolResult:
+    ) -> ToolResult:
         await self._check_rate_limits(pool, ctx.key_id)
         cache_key = self._cache_key(pool, tool, arguments)
         if cache_key is not None:
             hit = await self._cache.get(cache_key)
             if hit is not None:
                 self._metrics.cache_hits.labels(pool.name, tool).inc()
-                return types.CallToolResult.model_validate_json(hit)
+                return json.loads(hit)
             self._metrics.cache_misses.labels(pool.name, tool).inc()
         if pool.config.session == "dedicated":
             binding = await self._binding(pool, ctx.session)
             result = await pool.call_bound(binding, tool, arguments, progress=ctx.progress)
         else:
             result = await pool.call_tool(tool, arguments, progress=ctx.progress)
-        if cache_key is not None and not result.isError:  # errors are never cached
-            await self._cache.put(
-                cache_key, result.model_dump_json(by_alias=True, exclude_none=True), pool.config.cache.ttl
-            )
+        if cache_key is not None and not result.get("isError"):  # errors are never cached
+            await self._cache.put(cache_key, json.dumps(result, separators=(",", ":")), pool.config.cache.ttl)
         return result
 
     def _cache_key(self, pool: Pool, tool: str, arguments: dict[str, Any] | None) -> str | None:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcp import types
-from mcp.shared.exceptions import McpError
 from mcp.shared.version import SUPPORTED_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
@@ -26,6 +25,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from orchestra.gateway.errors import GatewayError, SessionLost
 from orchestra.gateway.router import CallContext, Endpoint, Router
+from orchestra.gateway.rpc import RpcError, ToolResult
 from orchestra.gateway.stores import SessionRecord
 
 log = logging.getLogger("orchestra.gateway")
@@ -130,7 +130,7 @@ class McpEndpoint:
             result = await self._simple_request(root, endpoint, session)
         except GatewayError as exc:
             return _rpc_error(root.id, exc.to_error())
-        except McpError as exc:
+        except RpcError as exc:
             return _rpc_error(root.id, exc.error)
         return JSONResponse({"jsonrpc": "2.0", "id": root.id, "result": result})
 
@@ -166,11 +166,11 @@ class McpEndpoint:
         if root.method == "logging/setLevel":
             level = (root.params or {}).get("level")
             if level not in _LEVELS:
-                raise McpError(types.ErrorData(code=types.INVALID_PARAMS, message=f"level must be one of {_LEVELS}"))
+                raise RpcError({"code": types.INVALID_PARAMS, "message": f"level must be one of {_LEVELS}"})
             session.log_level = level
             await self._router.sessions.save(session)
             return {}
-        raise McpError(types.ErrorData(code=types.METHOD_NOT_FOUND, message=f"method {root.method!r} is not served"))
+        raise RpcError({"code": types.METHOD_NOT_FOUND, "message": f"method {root.method!r} is not served"})
 
     async def _call_tool(
         self,
@@ -199,7 +199,7 @@ class McpEndpoint:
         )
 
     async def _await_call(
-        self, task: asyncio.Task[types.CallToolResult], request_id: types.RequestId, session: SessionRecord
+        self, task: asyncio.Task[ToolResult], request_id: types.RequestId, session: SessionRecord
     ) -> dict[str, Any]:
         """The JSON-RPC reply for a call; cancellation, gateway errors and upstream errors become errors."""
         key = (session.id, request_id)
@@ -216,7 +216,7 @@ class McpEndpoint:
             return _error_body(request_id, exc.to_error())
         except GatewayError as exc:
             return _error_body(request_id, exc.to_error())
-        except McpError as exc:
+        except RpcError as exc:
             return _error_body(request_id, exc.error)
         except Exception as exc:  # a fault of ours must still answer the client, never drop its connection
             log.exception("tools/call failed inside the gateway")
@@ -224,7 +224,7 @@ class McpEndpoint:
             return _error_body(request_id, types.ErrorData(code=types.INTERNAL_ERROR, message=message))
         finally:
             self._in_flight.pop(key, None)
-        return {"jsonrpc": "2.0", "id": request_id, "result": _dump(result)}
+        return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
     async def _stream_call(
         self,

@@ -1,0 +1,185 @@
+"""Gateway overhead: the same client and the same upstream, called directly and through the gateway.
+
+Upstream: the MCP reference server (`mcp-server-everything streamableHttp`), tool `echo`. Client: the mcp SDK's
+ClientSession over streamable HTTP, N concurrent sessions each calling in a loop. Targets, measured side by side
+in one run: direct, through the gateway (URL pool, shared upstream session), and through the gateway with the
+result cache on (every call a hit). Prints a table and writes JSON under bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from orchestra.tools.gateway_client import gateway_session
+
+ROOT = Path(__file__).resolve().parent.parent
+EVERYTHING = ROOT / "node_modules" / ".bin" / "mcp-server-everything"
+
+
+@dataclass
+class Measurement:
+    target: str
+    sessions: int
+    calls: int
+    errors: int
+    seconds: float
+    calls_per_second: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_http(url: str, deadline_s: float = 60) -> None:
+    deadline = time.monotonic() + deadline_s
+    while True:
+        with contextlib.suppress(httpx.TransportError):
+            httpx.get(url, timeout=1)
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer")
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def _process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+async def _measure(target: str, url: str, sessions: int, seconds: float, message: str) -> Measurement:
+    latencies: list[float] = []
+    errors = 0
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(gateway_session(url)) for _ in range(sessions)]
+        for client in clients:  # warm-up: first calls open connections and fetch schemas
+            await client.call_tool("echo", {"message": message})
+        stop_at = time.perf_counter() + seconds
+
+        async def loop(client: object, index: int) -> None:
+            nonlocal errors
+            while time.perf_counter() < stop_at:
+                started = time.perf_counter()
+                try:
+                    result = await client.call_tool("echo", {"message": message})  # type: ignore[attr-defined]
+                    if result.isError:
+                        errors += 1
+                except Exception:  # counted as a failed call
+                    errors += 1
+                latencies.append(time.perf_counter() - started)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(loop(c, i) for i, c in enumerate(clients)))
+        elapsed = time.perf_counter() - began
+    quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
+    return Measurement(
+        target, sessions, len(latencies), errors, round(elapsed, 2), round(len(latencies) / elapsed, 1),
+        round(quantiles[49] * 1000, 3), round(quantiles[94] * 1000, 3), round(quantiles[98] * 1000, 3),
+    )  # fmt: skip
+
+
+async def _run(targets: dict[str, str], levels: list[int], seconds: float) -> list[Measurement]:
+    results = []
+    for sessions in levels:  # targets interleaved per level, so drift on a noisy machine hits all alike
+        for target, url in targets.items():
+            message = "bench" if "cache" in target else f"bench-{target}"
+            results.append(await _measure(target, url, sessions, seconds, message))
+            Console(stderr=True).print(f"  {target} x{sessions}: {results[-1].calls_per_second} calls/s")
+    return results
+
+
+def _table(results: list[Measurement]) -> Table:
+    direct = {m.sessions: m for m in results if m.target == "direct"}
+    table = Table("target", "sessions", "calls/s", "vs direct", "p50 ms", "p95 ms", "p99 ms", "added p50 ms", "errors")
+    for m in results:
+        base = direct[m.sessions]
+        table.add_row(
+            m.target, str(m.sessions), f"{m.calls_per_second:.0f}", f"{m.calls_per_second / base.calls_per_second:.2f}x",
+            f"{m.p50_ms:.2f}", f"{m.p95_ms:.2f}", f"{m.p99_ms:.2f}", f"{m.p50_ms - base.p50_ms:+.2f}", str(m.errors),
+        )  # fmt: skip
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=4.0, help="measuring time per target and level")
+    parser.add_argument("--levels", default="1,16,64", help="concurrent sessions, comma-separated")
+    args = parser.parse_args()
+    levels = [int(level) for level in args.levels.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="orchestra-bench-"))
+    upstream_port, gateway_port = _free_port(), _free_port()
+    upstream = f"http://127.0.0.1:{upstream_port}/mcp"
+    pool = {"tier": "ai", "url": upstream, "timeout": "30s"}
+    config = {
+        "gateway": {
+            "port": gateway_port,
+            "pools": {"echo": pool, "echo-cached": {**pool, "cache": {"ttl": "10m"}}},
+        }
+    }
+    (work / "gateway.yaml").write_text(yaml.safe_dump(config))
+    gateway = f"http://127.0.0.1:{gateway_port}"
+    with (
+        _process([str(EVERYTHING), "streamableHttp"], {"PORT": str(upstream_port)}, work / "upstream.log"),
+        _process(
+            [sys.executable, "-m", "orchestra", "gateway", "--config", str(work / "gateway.yaml"), "--log-level", "warning"],
+            {}, work / "gateway.log",
+        ),
+    ):  # fmt: skip
+        _wait_http(upstream)
+        _wait_http(f"{gateway}/healthz")
+        targets = {
+            "direct": upstream,
+            "gateway": f"{gateway}/pools/echo/mcp",
+            "gateway+cache": f"{gateway}/pools/echo-cached/mcp",
+        }
+        Console(stderr=True).print(f"measuring {list(targets)} at {levels} sessions, {args.seconds:g}s each")
+        results = asyncio.run(_run(targets, levels, args.seconds))
+    Console(width=160).print(_table(results))
+    out = ROOT / "bench" / "results" / f"gateway-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                "results": [asdict(m) for m in results],
+            },
+            indent=2,
+        )
+    )
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The client half of JSON-RPC for MCP upstreams, shared by the stdio and HTTP connections.
+
+Why not the SDK's ClientSession: measured on this project's benchmark, one `tools/call` through the SDK's
+streamable HTTP client costs 5.1 ms against 2.05 ms for the same POST made directly with httpx, and the
+gateway's budget for its whole hop is 1 ms. The SDK also hides what a gateway must decide on: whether a
+failed request was ever sent (a write that never left may be retried; one that did must not be), the id of
+a request it must cancel upstream, and the process behind a stdio session. So the gateway speaks JSON-RPC
+itself here, and validates what it passes on with the SDK's types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from mcp import types
+
+from orchestra.gateway.errors import ReplicaReset
+
+log = logging.getLogger("orchestra.gateway.replica")
+
+Progress = Callable[[float, float | None, str | None], Awaitable[None]]
+ToolResult = dict[str, Any]
+"""A `CallToolResult` as JSON, passed through unchanged."""
+LogSink = Callable[[types.LoggingMessageNotificationParams], Awaitable[None]]
+
+
+class RpcError(Exception):
+    """The upstream server answered a request with a JSON-RPC error."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        self.error = types.ErrorData.model_validate(error)
+        super().__init__(self.error.message)
+
+
+class Connection(ABC):
+    """Requests, notifications and the bookkeeping both transports share; subclasses move the bytes."""
+
+    def __init__(
+        self, label: str, *, on_log: LogSink | None = None, on_tools_changed: Callable[[], None] | None = None
+    ):
+        self.label = label
+        self.pid: int | None = None
+        self.session_id: str | None = None
+        self.ended = asyncio.Event()
+        self._ids = itertools.count(1)
+        self._progress: dict[int, Progress] = {}
+        self._on_log = on_log
+        self._on_tools_changed = on_tools_changed
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def request(
+        self, method: str, params: dict[str, Any] | None = None, *, progress: Progress | None = None
+    ) -> Any:
+        """Send a request and return its `result`; `RpcError` for the server's errors, gateway errors for ours."""
+        request_id = next(self._ids)
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if progress is not None:
+            params = {**(params or {}), "_meta": {**(params or {}).get("_meta", {}), "progressToken": request_id}}
+            self._progress[request_id] = progress
+        if params is not None:
+            message["params"] = params
+        try:
+            reply = await self._exchange(request_id, message)
+        except asyncio.CancelledError:
+            self._spawn(self._send_cancel(request_id))
+            raise
+        finally:
+            self._progress.pop(request_id, None)
+        if "error" in reply:
+            raise RpcError(reply["error"])
+        return reply.get("result")
+
+    async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+        await self._send_notification({"jsonrpc": "2.0", "method": method, **({"params": params} if params else {})})
+
+    async def _send_cancel(self, request_id: int) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                self.notify("notifications/cancelled", {"requestId": request_id, "reason": "cancelled"}), 2
+            )
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _dispatch_incoming(self, message: dict[str, Any]) -> None:
+        """A notification or request from the server (responses are matched by the transport)."""
+        method = message.get("method")
+        params = message.get("params") or {}
+        if "id" in message:  # a request to us (sampling, roots, elicitation): not offered by the gateway
+            await self._reply_error(message["id"], types.METHOD_NOT_FOUND, f"the gateway does not serve {method}")
+        elif method == "notifications/progress":
+            callback = self._progress.get(params.get("progressToken"))  # type: ignore[arg-type]
+            if callback is not None:
+                await callback(params.get("progress", 0), params.get("total"), params.get("message"))
+        elif method == "notifications/message" and self._on_log is not None:
+            with contextlib.suppress(ValueError):
+                await self._on_log(types.LoggingMessageNotificationParams.model_validate(params))
+        elif method == "notifications/tools/list_changed" and self._on_tools_changed is not None:
+            self._on_tools_changed()
+
+    async def initialize(self) -> types.InitializeResult:
+        result = await self.request(
+            "initialize",
+            {
+                "protocolVersion": types.LATEST_PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "orchestra-gateway", "version": "1"},
+            },
+        )
+        init = types.InitializeResult.model_validate(result)
+        await self.notify("notifications/initialized")
+        return init
+
+    # -- what a transport provides --------------------------------------------------------------------
+    @abstractmethod
+    async def _exchange(self, request_id: int, message: dict[str, Any]) -> dict[str, Any]:
+        """Send `message` and return the server's response to it (raising ReplicaUnreachable/ReplicaReset)."""
+
+    @abstractmethod
+    async def _send_notification(self, message: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    async def _reply_error(self, request_id: Any, code: int, text: str) -> None: ...
+
+    async def close(self, *, end_session: bool = True) -> None:
+        for task in list(self._background):
+            task.cancel()
+        self.ended.set()
+
+
+def lost(label: str) -> ReplicaReset:
+    return ReplicaReset(f"{label} went away during the call")
