@@ -35,7 +35,7 @@ test: setup lint
 	$(VENV)/bin/pytest
 
 bench: setup
-	$(PY) -m bench.gateway
+	$(PY) -m bench.gateway --contextforge
 
 # Re-resolve the pinned Python dependencies after changing pyproject.toml.
 lock: $(VENV)/.installed

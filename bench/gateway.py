@@ -28,10 +28,21 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from bench.contextforge import Unavailable, contextforge
 from orchestra.tools.gateway_client import gateway_session
 
 ROOT = Path(__file__).resolve().parent.parent
 EVERYTHING = ROOT / "node_modules" / ".bin" / "mcp-server-everything"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the client connects, the tool's name there, and the process whose CPU time is counted."""
+
+    url: str
+    tool: str = "echo"
+    headers: dict[str, str] | None = None
+    pid: int | None = None
 
 
 @dataclass
@@ -45,6 +56,7 @@ class Measurement:
     p50_ms: float
     p95_ms: float
     p99_ms: float
+    gateway_cpu_ms_per_call: float | None = None
 
 
 def _free_port() -> int:
@@ -80,13 +92,21 @@ def _process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
                 process.kill()
 
 
-async def _measure(target: str, url: str, sessions: int, seconds: float, message: str) -> Measurement:
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _measure(name: str, target: Target, sessions: int, seconds: float, message: str) -> Measurement:
     latencies: list[float] = []
     errors = 0
     async with contextlib.AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(gateway_session(url)) for _ in range(sessions)]
+        clients = [
+            await stack.enter_async_context(gateway_session(target.url, target.headers)) for _ in range(sessions)
+        ]
         for client in clients:  # warm-up: first calls open connections and fetch schemas
-            await client.call_tool("echo", {"message": message})
+            await client.call_tool(target.tool, {"message": message})
         stop_at = time.perf_counter() + seconds
 
         async def loop(client: object, index: int) -> None:
@@ -94,41 +114,49 @@ async def _measure(target: str, url: str, sessions: int, seconds: float, message
             while time.perf_counter() < stop_at:
                 started = time.perf_counter()
                 try:
-                    result = await client.call_tool("echo", {"message": message})  # type: ignore[attr-defined]
+                    result = await client.call_tool(target.tool, {"message": message})  # type: ignore[attr-defined]
                     if result.isError:
                         errors += 1
                 except Exception:  # counted as a failed call
                     errors += 1
                 latencies.append(time.perf_counter() - started)
 
-        began = time.perf_counter()
+        gateway_pid = target.pid
+        began, cpu_before = time.perf_counter(), _cpu_seconds(gateway_pid) if gateway_pid else 0.0
         await asyncio.gather(*(loop(c, i) for i, c in enumerate(clients)))
         elapsed = time.perf_counter() - began
+        cpu = (_cpu_seconds(gateway_pid) - cpu_before) * 1000 / len(latencies) if gateway_pid else None
     quantiles = statistics.quantiles(latencies, n=100, method="inclusive")
     return Measurement(
-        target, sessions, len(latencies), errors, round(elapsed, 2), round(len(latencies) / elapsed, 1),
+        name, sessions, len(latencies), errors, round(elapsed, 2), round(len(latencies) / elapsed, 1),
         round(quantiles[49] * 1000, 3), round(quantiles[94] * 1000, 3), round(quantiles[98] * 1000, 3),
+        round(cpu, 3) if cpu is not None else None,
     )  # fmt: skip
 
 
-async def _run(targets: dict[str, str], levels: list[int], seconds: float) -> list[Measurement]:
+async def _run(targets: dict[str, Target], levels: list[int], seconds: float) -> list[Measurement]:
     results = []
     for sessions in levels:  # targets interleaved per level, so drift on a noisy machine hits all alike
-        for target, url in targets.items():
-            message = "bench" if "cache" in target else f"bench-{target}"
-            results.append(await _measure(target, url, sessions, seconds, message))
-            Console(stderr=True).print(f"  {target} x{sessions}: {results[-1].calls_per_second} calls/s")
+        for name, target in targets.items():
+            message = "bench" if "cache" in name else f"bench-{name}"
+            results.append(await _measure(name, target, sessions, seconds, message))
+            Console(stderr=True).print(f"  {name} x{sessions}: {results[-1].calls_per_second} calls/s")
     return results
 
 
 def _table(results: list[Measurement]) -> Table:
     direct = {m.sessions: m for m in results if m.target == "direct"}
-    table = Table("target", "sessions", "calls/s", "vs direct", "p50 ms", "p95 ms", "p99 ms", "added p50 ms", "errors")
+    table = Table(
+        "target", "sessions", "calls/s", "vs direct", "p50 ms", "p95 ms", "p99 ms", "added p50 ms",
+        "gateway CPU ms/call", "errors",
+    )  # fmt: skip
     for m in results:
         base = direct[m.sessions]
         table.add_row(
-            m.target, str(m.sessions), f"{m.calls_per_second:.0f}", f"{m.calls_per_second / base.calls_per_second:.2f}x",
-            f"{m.p50_ms:.2f}", f"{m.p95_ms:.2f}", f"{m.p99_ms:.2f}", f"{m.p50_ms - base.p50_ms:+.2f}", str(m.errors),
+            m.target, str(m.sessions), f"{m.calls_per_second:.0f}",
+            f"{m.calls_per_second / base.calls_per_second:.2f}x",
+            f"{m.p50_ms:.2f}", f"{m.p95_ms:.2f}", f"{m.p99_ms:.2f}", f"{m.p50_ms - base.p50_ms:+.2f}",
+            "-" if m.gateway_cpu_ms_per_call is None else f"{m.gateway_cpu_ms_per_call:.2f}", str(m.errors),
         )  # fmt: skip
     return table
 
@@ -137,6 +165,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=4.0, help="measuring time per target and level")
     parser.add_argument("--levels", default="1,16,64", help="concurrent sessions, comma-separated")
+    parser.add_argument(
+        "--contextforge", action="store_true", help="add IBM ContextForge (installed into var/ on first use)"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=None, help="JSON file (default: bench/results/gateway-<time>.json)"
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     work = Path(tempfile.mkdtemp(prefix="orchestra-bench-"))
@@ -154,21 +188,29 @@ def main() -> None:
     with (
         _process([str(EVERYTHING), "streamableHttp"], {"PORT": str(upstream_port)}, work / "upstream.log"),
         _process(
-            [sys.executable, "-m", "orchestra", "gateway", "--config", str(work / "gateway.yaml"), "--log-level", "warning"],
+            [sys.executable, "-m", "orchestra", "gateway", "--config", str(work / "gateway.yaml"),
+             "--log-level", "warning"],
             {}, work / "gateway.log",
-        ),
+        ) as gateway_process,
     ):  # fmt: skip
         _wait_http(upstream)
         _wait_http(f"{gateway}/healthz")
         targets = {
-            "direct": upstream,
-            "gateway": f"{gateway}/pools/echo/mcp",
-            "gateway+cache": f"{gateway}/pools/echo-cached/mcp",
+            "direct": Target(upstream),
+            "gateway": Target(f"{gateway}/pools/echo/mcp", pid=gateway_process.pid),
+            "gateway+cache": Target(f"{gateway}/pools/echo-cached/mcp", pid=gateway_process.pid),
         }
-        Console(stderr=True).print(f"measuring {list(targets)} at {levels} sessions, {args.seconds:g}s each")
-        results = asyncio.run(_run(targets, levels, args.seconds))
+        with contextlib.ExitStack() as stack:
+            if args.contextforge:
+                try:
+                    url, headers, pid = stack.enter_context(contextforge(upstream, work, _free_port()))
+                    targets["contextforge"] = Target(url, tool="everything-echo", headers=headers, pid=pid)
+                except Unavailable as exc:
+                    Console(stderr=True).print(f"[yellow]ContextForge left out:[/yellow] {exc}")
+            Console(stderr=True).print(f"measuring {list(targets)} at {levels} sessions, {args.seconds:g}s each")
+            results = asyncio.run(_run(targets, levels, args.seconds))
     Console(width=160).print(_table(results))
-    out = ROOT / "bench" / "results" / f"gateway-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    out = args.output or ROOT / "bench" / "results" / f"gateway-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.write_text(
         json.dumps(
             {
@@ -178,7 +220,7 @@ def main() -> None:
             indent=2,
         )
     )
-    print(f"wrote {out.relative_to(ROOT)}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -41,4 +41,3 @@ class GatewayMetrics:
         self.restarts = Counter(
             "mcp_replica_restarts_total", "Replica (re)starts after the first.", ["pool"], registry=r
         )
-        self.sessions = Gauge("mcp_client_sessions", "Client sessions this process holds.", registry=r)

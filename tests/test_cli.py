@@ -1,0 +1,70 @@
+"""The `orchestra` command as a user runs it, and the demo the README starts with."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, free_port
+
+
+def orchestra(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestra", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_help_starts_with_a_working_example() -> None:
+    result = orchestra("--help")
+    assert result.returncode == 0
+    assert "Example: orchestra gateway" in result.stdout
+    for command in ("gateway", "status", "tools", "config"):
+        assert command in result.stdout
+
+
+def test_gateway_refuses_a_bad_config_with_the_field_and_fix(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("gateway:\n  pools:\n    web:\n      tier: web\n      command: x\n      lb_policy: FASTEST\n")
+    result = orchestra("gateway", "--config", str(bad))
+    assert result.returncode == 2
+    assert "gateway.pools.web.lb_policy = 'FASTEST'" in result.stderr
+    assert "LEAST_REQUEST" in result.stderr
+
+
+def test_config_check_lists_the_shipped_pools() -> None:
+    result = orchestra("config", "check", "--config", "config/orchestra.yaml")
+    assert result.returncode == 0
+    assert "everything: tier=ai upstream=stdio" in result.stdout
+    assert "config OK" in result.stdout
+
+
+def test_tool_call_with_bad_arguments_or_no_gateway_says_what_to_do() -> None:
+    not_json = orchestra("tools", "call", "echo", "{oops", "--pool", "everything")
+    assert not_json.returncode == 2
+    assert "arguments are not JSON" in not_json.stderr
+    nobody = orchestra("tools", "call", "echo", "{}", "--gateway", f"http://127.0.0.1:{free_port()}")
+    assert nobody.returncode == 1
+    assert "no gateway answers there" in nobody.stderr
+
+
+def test_the_demo_runs_end_to_end() -> None:
+    result = subprocess.run(
+        ["bash", "scripts/demo.sh"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "ORCHESTRA_DEMO_PORT": str(free_port())},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Echo: hello from Orchestra" in result.stdout
+    assert "The sum of 40 and 2 is 42." in result.stdout
+    assert "Echo: via /tiers/ai/mcp" in result.stdout
+    assert "mcp_request_duration_seconds_count" in result.stdout
