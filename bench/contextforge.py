@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.processes import process
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / "var" / "contextforge-venv"
 VERSION = "1.0.7.post20260921"
@@ -72,29 +74,21 @@ def contextforge(upstream: str, work: Path, port: int) -> Iterator[tuple[str, di
         check=True, capture_output=True, text=True, env=env, cwd=work,
     ).stdout.strip().splitlines()[-1]  # fmt: skip
     headers = {"authorization": f"Bearer {token}"}
-    with (work / "contextforge.log").open("wb") as log:
-        process = subprocess.Popen([str(binary), "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=work,
-                                   stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 120
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                        break
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise Unavailable(f"ContextForge did not start; see {work / 'contextforge.log'}")
-                time.sleep(0.2)
-            with httpx.Client(base_url=base, headers=headers, timeout=30) as api:
-                gateway = {"name": "everything", "url": upstream, "transport": "STREAMABLEHTTP"}
-                api.post("/v1/gateways", json=gateway).raise_for_status()
-                tools = [t["id"] for t in api.get("/v1/tools").json() if t["name"] == "everything-echo"]
-                server = api.post("/v1/servers", json={"server": {"name": "bench", "associated_tools": tools}})
-                server.raise_for_status()
-            yield f"{base}/servers/{server.json()['id']}/mcp", headers, process.pid
-        finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    argv = [str(binary), "--host", "127.0.0.1", "--port", str(port)]
+    with process(argv, env, work / "contextforge.log", cwd=work) as child:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise Unavailable(f"ContextForge did not start; see {work / 'contextforge.log'}")
+            time.sleep(0.2)
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as api:
+            gateway = {"name": "everything", "url": upstream, "transport": "STREAMABLEHTTP"}
+            api.post("/v1/gateways", json=gateway).raise_for_status()
+            tools = [t["id"] for t in api.get("/v1/tools").json() if t["name"] == "everything-echo"]
+            server = api.post("/v1/servers", json={"server": {"name": "bench", "associated_tools": tools}})
+            server.raise_for_status()
+        yield f"{base}/servers/{server.json()['id']}/mcp", headers, child.pid

@@ -15,20 +15,18 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import httpx
 import yaml
 from rich.console import Console
 from rich.table import Table
 
 from bench.contextforge import Unavailable, contextforge
+from bench.processes import free_port, process, wait_http
 from orchestra.tools.gateway_client import gateway_session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,39 +55,6 @@ class Measurement:
     p95_ms: float
     p99_ms: float
     gateway_cpu_ms_per_call: float | None = None
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_http(url: str, deadline_s: float = 60) -> None:
-    deadline = time.monotonic() + deadline_s
-    while True:
-        with contextlib.suppress(httpx.TransportError):
-            httpx.get(url, timeout=1)
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} did not answer")
-        time.sleep(0.1)
-
-
-@contextlib.contextmanager
-def _process(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(argv, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -174,7 +139,7 @@ def main() -> None:
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
     work = Path(tempfile.mkdtemp(prefix="orchestra-bench-"))
-    upstream_port, gateway_port = _free_port(), _free_port()
+    upstream_port, gateway_port = free_port(), free_port()
     upstream = f"http://127.0.0.1:{upstream_port}/mcp"
     pool = {"tier": "ai", "url": upstream, "timeout": "30s"}
     config = {
@@ -186,15 +151,15 @@ def main() -> None:
     (work / "gateway.yaml").write_text(yaml.safe_dump(config))
     gateway = f"http://127.0.0.1:{gateway_port}"
     with (
-        _process([str(EVERYTHING), "streamableHttp"], {"PORT": str(upstream_port)}, work / "upstream.log"),
-        _process(
+        process([str(EVERYTHING), "streamableHttp"], {"PORT": str(upstream_port)}, work / "upstream.log"),
+        process(
             [sys.executable, "-m", "orchestra", "gateway", "--config", str(work / "gateway.yaml"),
              "--log-level", "warning"],
             {}, work / "gateway.log",
         ) as gateway_process,
     ):  # fmt: skip
-        _wait_http(upstream)
-        _wait_http(f"{gateway}/healthz")
+        wait_http(upstream)
+        wait_http(f"{gateway}/healthz")
         targets = {
             "direct": Target(upstream),
             "gateway": Target(f"{gateway}/pools/echo/mcp", pid=gateway_process.pid),
@@ -203,7 +168,7 @@ def main() -> None:
         with contextlib.ExitStack() as stack:
             if args.contextforge:
                 try:
-                    url, headers, pid = stack.enter_context(contextforge(upstream, work, _free_port()))
+                    url, headers, pid = stack.enter_context(contextforge(upstream, work, free_port()))
                     targets["contextforge"] = Target(url, tool="everything-echo", headers=headers, pid=pid)
                 except Unavailable as exc:
                     Console(stderr=True).print(f"[yellow]ContextForge left out:[/yellow] {exc}")
