@@ -6,13 +6,19 @@ UV_VERSION := 0.13.9
 
 .PHONY: setup demo test lint bench lock clean
 
-setup: $(VENV)/.installed node_modules/.installed system-packages
+setup: $(VENV)/.installed node_modules/.installed $(VENV)/.readability system-packages
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip sync --quiet --python $(PY) requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	touch $@
+
+# The reference fetch server runs `npm install` on its first HTML page; do it once here instead.
+$(VENV)/.readability: $(VENV)/.installed
+	cd "$$($(PY) -c 'import os, readabilipy; print(os.path.dirname(readabilipy.__file__))')/javascript" && \
+		npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The demo: start the gateway on the shipped config, call tools through it, show its pools, stop it.
+# The demo: build the sandbox world, start the gateway on the shipped config, make one real tool call through
+# every pool that is on, show the pools, stop the gateway. The sandbox host stays up for exploring
+# (`orchestra sandbox down` stops it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 orchestra=".venv/bin/orchestra"
@@ -7,29 +9,47 @@ port="${ORCHESTRA_DEMO_PORT:-8700}"
 gateway="http://127.0.0.1:${port}"
 log="$(mktemp -t orchestra-gateway.XXXXXX.log)"
 
+echo "== the sandbox: a deterministic world of fictional companies, and the host of their websites"
+"$orchestra" sandbox up
+
 "$orchestra" gateway --config config/orchestra.yaml --port "$port" >"$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true' EXIT
 
 echo "== starting the gateway on $gateway (log: $log)"
-for _ in $(seq 1 300); do
+for _ in $(seq 1 600); do
   if curl -fsS "$gateway/readyz" >/dev/null 2>&1; then break; fi
   if ! kill -0 "$pid" 2>/dev/null; then cat "$log"; exit 1; fi
   sleep 0.2
 done
 curl -fsS "$gateway/readyz"; echo
 
-echo "== tools of the 'everything' pool, as an MCP client sees them"
-"$orchestra" tools list --pool everything --gateway "$gateway"
+# A company our CRM knows, and where its website is served.
+read -r company domain site < <(.venv/bin/python - <<'PY'
+import json
+from orchestra.core.settings import load_settings
+settings = load_settings()
+world = json.loads((settings.data_dir / "sandbox" / "world.json").read_text())
+company = next(c for c in world["companies"] if c["id"] == world["crm_company_ids"][0])
+print(company["name"].replace(" ", "_"), company["domain"], settings.sandbox.base_url + "/sites/" + company["domain"] + "/")
+PY
+)
+company="${company//_/ }"
+call() { local pool="$1" tool="$2" args="$3"; echo; echo "== $pool: $tool $args"
+  "$orchestra" tools call "$tool" "$args" --pool "$pool" --gateway "$gateway" --max-chars 700; }
 
-echo "== one call through the gateway (balanced over the pool's replicas)"
-"$orchestra" tools call echo '{"message": "hello from Orchestra"}' --pool everything --gateway "$gateway"
-"$orchestra" tools call get-sum '{"a": 40, "b": 2}' --pool everything --gateway "$gateway"
+call browser browser_navigate "{\"url\": \"${site}pricing/\"}"
+call fetch fetch "{\"url\": \"${site}about/\", \"max_length\": 600}"
+call crm hubspot-search-objects "{\"objectType\": \"companies\", \"query\": \"$domain\", \"properties\": [\"name\", \"lifecyclestage\", \"numberofemployees\"]}"
+call enrichment enrich_organization "{\"domain\": \"$domain\"}"
+call social get_company_social_profiles "{\"company\": \"$company\"}"
+call warehouse execute_query '{"sql": "SELECT industry, market_size_usd, growth_pct FROM industry_stats WHERE year = 2026 ORDER BY market_size_usd DESC LIMIT 3"}'
+call design list_figma_files '{}'
+call deploy list_deployments '{}'
+call models list_models '{"tier": "fast"}'
+call everything echo '{"message": "hello from Orchestra"}'
 
-echo "== the same tool through the tier endpoint, namespaced by pool"
-"$orchestra" tools call everything__echo '{"message": "via /tiers/ai/mcp"}' --tier ai --gateway "$gateway"
-
-echo "== pools and replicas (/admin/pools)"
+echo; echo "== pools and replicas (/admin/pools)"
 "$orchestra" status --gateway "$gateway"
 echo "== a few metrics (/metrics)"
-curl -fsS "$gateway/metrics" | grep -E '^mcp_(request_duration_seconds_count|server_health_status|cache_(hits|misses)_total)' | head -n 12
+curl -fsS "$gateway/metrics" | grep -E '^mcp_request_duration_seconds_count' | head -n 12

@@ -57,9 +57,9 @@ def executions(exec_log: Path, tool: str) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Starlette) -> AsyncIterator[str]:
-    """Serve an ASGI app with uvicorn in this event loop, on a free loopback port; yields its base URL."""
-    port = free_port()
+async def serving(app: Starlette, port: int | None = None) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn in this event loop, on a (free) loopback port; yields its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())

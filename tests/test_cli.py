@@ -41,7 +41,10 @@ def test_gateway_refuses_a_bad_config_with_the_field_and_fix(tmp_path: Path) -> 
 def test_config_check_lists_the_shipped_pools() -> None:
     result = orchestra("config", "check", "--config", "config/orchestra.yaml")
     assert result.returncode == 0
-    assert "everything: tier=ai upstream=stdio" in result.stdout
+    assert "everything: tier=ai upstream=stdio session=shared on" in result.stdout
+    assert "hubspot: tier=bi upstream=stdio session=shared off (set HUBSPOT_ACCESS_TOKEN to turn it on)" in (
+        result.stdout
+    )
     assert "config OK" in result.stdout
 
 
@@ -54,17 +57,24 @@ def test_tool_call_with_bad_arguments_or_no_gateway_says_what_to_do() -> None:
     assert "no gateway answers there" in nobody.stderr
 
 
-def test_the_demo_runs_end_to_end() -> None:
-    result = subprocess.run(
-        ["bash", "scripts/demo.sh"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "ORCHESTRA_DEMO_PORT": str(free_port())},
-    )
+def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "ORCHESTRA_DEMO_PORT": str(free_port()),
+        "ORCHESTRA_DATA_DIR": str(tmp_path),
+        "ORCHESTRA_SANDBOX__PORT": str(free_port()),
+    }
+    try:
+        result = subprocess.run(
+            ["bash", "scripts/demo.sh"], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env
+        )
+    finally:
+        subprocess.run([sys.executable, "-m", "orchestra", "sandbox", "down"], cwd=ROOT, env=env, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "sandbox up: seed 42" in result.stdout
+    for pool in ("browser", "fetch", "crm", "enrichment", "social", "warehouse", "design", "deploy", "models"):
+        assert f"== {pool}: " in result.stdout
     assert "Echo: hello from Orchestra" in result.stdout
-    assert "The sum of 40 and 2 is 42." in result.stdout
-    assert "Echo: via /tiers/ai/mcp" in result.stdout
+    assert "Pricing" in result.stdout
     assert "mcp_request_duration_seconds_count" in result.stdout
+    assert "gateway refused" not in result.stderr

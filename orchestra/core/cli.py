@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from orchestra.core.settings import ConfigError, OrchestraSettings, load_settings
+from orchestra.core.settings import ConfigError, OrchestraSettings, load_settings, runtime_environment
+from orchestra.sandbox.cli import app as sandbox_app
 
 app = typer.Typer(
     help="Orchestra: governed MCP tools for LangGraph agents.\n\n"
@@ -18,6 +19,7 @@ app = typer.Typer(
 )
 config_app = typer.Typer(help="Check and document the config file.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(sandbox_app, name="sandbox")
 tools_app = typer.Typer(help="List and call tools through a running gateway.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
 err = Console(stderr=True)
@@ -55,7 +57,7 @@ def gateway(
     gateway_config = settings.gateway.model_copy(
         update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     )
-    raise typer.Exit(serve(gateway_config, log_level=log_level))
+    raise typer.Exit(serve(gateway_config, runtime_environment(settings, config_path=config), log_level=log_level))
 
 
 @config_app.command("check")
@@ -65,9 +67,11 @@ def config_check(config: ConfigOption = None) -> None:
     Example: `orchestra config check --config config/orchestra.yaml`
     """
     settings = _settings(config)
+    active, off = settings.gateway.active_pools(runtime_environment(settings))
     for name, pool in settings.gateway.pools.items():
         upstream = "stdio" if pool.is_stdio else "http"
-        typer.echo(f"{name}: tier={pool.tier} upstream={upstream} session={pool.session} enabled={pool.enabled}")
+        state = "on" if name in active else f"off ({off[name]})"
+        typer.echo(f"{name}: tier={pool.tier} upstream={upstream} session={pool.session} {state}")
     typer.echo("config OK")
 
 
@@ -129,6 +133,7 @@ def tools_call(
     pool: Annotated[str | None, typer.Option(help="Call through this pool's endpoint.")] = None,
     tier: Annotated[str | None, typer.Option(help="Call through this tier's endpoint.")] = None,
     gateway: GatewayOption = "http://127.0.0.1:8700",
+    max_chars: Annotated[int, typer.Option(help="Cut the printed result after this many characters; 0 for all.")] = 0,
 ) -> None:
     """Call one tool through the gateway and print its result.
 
@@ -148,7 +153,10 @@ def tools_call(
         err.print('[red]arguments must be a JSON object[/red], like \'{"key": "value"}\'')
         raise typer.Exit(2)
     result = _gateway_call(asyncio.run, call_tool(endpoint_url(gateway, pool, tier), tool, parsed, auth_headers()))
-    typer.echo(result_text(result))
+    text = result_text(result)
+    if max_chars and len(text) > max_chars:
+        text = f"{text[:max_chars]}\n... ({len(text) - max_chars} more characters)"
+    typer.echo(text)
     if result.isError:
         raise typer.Exit(1)
 

@@ -7,6 +7,7 @@ A bad file is refused with the field, the value and the fix.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ import yaml
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from orchestra.core.models_config import ModelsConfig
 from orchestra.gateway.config import GatewayConfig
+from orchestra.sandbox.config import SandboxConfig
 
 DEFAULT_CONFIG = Path("config/orchestra.yaml")
 
@@ -38,6 +41,8 @@ class OrchestraSettings(BaseSettings):
         description="Where Orchestra keeps its state: sandbox world, checkpoints, logs, reports.",
     )
     gateway: GatewayConfig = Field(default_factory=GatewayConfig, description="The pooled MCP gateway.")
+    models: ModelsConfig = Field(default_factory=ModelsConfig, description="LLM tiers, budgets, call log.")
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig, description="The embedded demo world.")
 
     @classmethod
     def settings_customise_sources(
@@ -50,6 +55,31 @@ class OrchestraSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment overrides the file (the file arrives as init values).
         return env_settings, init_settings
+
+
+def project_root() -> Path:
+    """The folder holding `node_modules/` and `config/`: the checkout Orchestra runs from."""
+    return Path(__file__).resolve().parents[2]
+
+
+def runtime_environment(
+    settings: OrchestraSettings, environ: dict[str, str] | None = None, config_path: Path | None = None
+) -> dict[str, str]:
+    """The environment pools expand `${VAR}` from: the process's own, plus where Orchestra's parts are.
+
+    Config files can then say `${ORCHESTRA_PYTHON} -m ...`, `${ORCHESTRA_BIN}/<console script>` or
+    `${ORCHESTRA_HOME}/node_modules/.bin/...` and work from any virtualenv and any working directory.
+    Values already set in the environment win.
+    """
+    defaults = {
+        "ORCHESTRA_PYTHON": sys.executable,
+        "ORCHESTRA_BIN": str(Path(sys.executable).parent),
+        "ORCHESTRA_HOME": str(project_root()),
+        "ORCHESTRA_DATA_DIR": str(settings.data_dir),
+        "ORCHESTRA_SANDBOX_URL": settings.sandbox.base_url,
+        "ORCHESTRA_CONFIG": str((config_path or Path(os.environ.get("ORCHESTRA_CONFIG") or DEFAULT_CONFIG)).resolve()),
+    }
+    return {**defaults, **(dict(os.environ) if environ is None else environ)}
 
 
 def load_settings(path: Path | str | None = None) -> OrchestraSettings:

@@ -59,16 +59,13 @@ class Gateway:
 
     async def start(self) -> None:
         self._check_auth_setting()
-        for name, pool_config in self.config.pools.items():
-            missing = pool_config.missing_env(self.environ)
-            if not pool_config.enabled:
-                log.info("pool %s is off (enabled: false)", name)
-            elif missing:
-                log.warning("pool %s is off: set %s to turn it on", name, ", ".join(missing))
-            else:
-                self.pools[name] = Pool(
-                    name, pool_config, environ=self.environ, metrics=self.metrics, on_log=self._pool_log(name)
-                )
+        active, off = self.config.active_pools(self.environ)
+        for name, reason in off.items():
+            log.info("pool %s is off: %s", name, reason)
+        for name, pool_config in active.items():
+            self.pools[name] = Pool(
+                name, pool_config, environ=self.environ, metrics=self.metrics, on_log=self._pool_log(name)
+            )
         cache_size = max((p.cache.max_entries for p in self.config.pools.values()), default=10_000)
         try:
             redis_url = expand_env(self.config.redis_url or "", self.environ).strip()

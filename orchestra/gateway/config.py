@@ -147,6 +147,11 @@ class PoolConfig(_Section):
         description="Switch the pool off. A pool whose settings reference an unset `${VAR}` (without a "
         "`:-default`) is off too, and the gateway says once which variable to set.",
     )
+    replaces: list[str] = Field(
+        default_factory=list,
+        description="Pools this one stands in for: while this pool is on, they are off. A vendor's real "
+        "connector names the embedded sandbox pool it replaces, so setting its key switches over.",
+    )
     replicas: Replicas = Field(default_factory=Replicas, description="Replica counts and autoscaling.")
     session: Literal["shared", "dedicated"] = Field(
         "shared",
@@ -239,3 +244,26 @@ class GatewayConfig(_Section):
     session_ttl: Duration = Field(3600.0, description="A client session idle this long is forgotten.")
     auth: AuthConfig = Field(default_factory=AuthConfig, description="Client authentication.")
     pools: dict[PoolName, PoolConfig] = Field(default_factory=dict, description="The pools, by name.")
+
+    @model_validator(mode="after")
+    def _replaced_pools_exist(self) -> GatewayConfig:
+        for name, pool in self.pools.items():
+            unknown = sorted(set(pool.replaces) - set(self.pools))
+            if unknown:
+                raise ValueError(f"pool {name!r} replaces unknown pool(s) {unknown}; name pools defined under pools:")
+        return self
+
+    def active_pools(self, environ: dict[str, str]) -> tuple[dict[str, PoolConfig], dict[str, str]]:
+        """The pools to run, and for every other pool why it is off."""
+        off: dict[str, str] = {}
+        for name, pool in self.pools.items():
+            missing = pool.missing_env(environ)
+            if not pool.enabled:
+                off[name] = "enabled: false"
+            elif missing:
+                off[name] = f"set {', '.join(missing)} to turn it on"
+        for name, pool in self.pools.items():
+            if name not in off:
+                for replaced in pool.replaces:
+                    off.setdefault(replaced, f"pool {name} replaces it")
+        return {n: p for n, p in self.pools.items() if n not in off}, off

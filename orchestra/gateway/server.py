@@ -12,9 +12,9 @@ from orchestra.gateway.config import GatewayConfig
 log = logging.getLogger("orchestra.gateway")
 
 
-def serve(config: GatewayConfig, *, log_level: str = "info") -> int:
+def serve(config: GatewayConfig, environ: dict[str, str], *, log_level: str = "info") -> int:
     """Serve until SIGINT or SIGTERM; the app's lifespan then stops every replica. Returns an exit code."""
-    app = create_app(config)
+    app = create_app(config, environ)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -1,0 +1,111 @@
+"""The sandbox host: every demo company's website, the contact forms, and the deployments, on one loopback port.
+
+Run in the foreground with `python -m orchestra.sandbox.host`; `orchestra sandbox up` runs it in the background.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+from html import escape
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+
+from orchestra.core.settings import default_data_dir
+from orchestra.sandbox.deploy_host import create_deploy_host
+from orchestra.sandbox.model import World
+from orchestra.sandbox.paths import SandboxPaths
+
+_FORM_FIELDS = ("name", "email", "company", "message")
+
+
+def _site_file(paths: SandboxPaths, domain: str, path: str) -> Path | None:
+    """The file for a site path; None for paths outside the site or that do not exist."""
+    site = (paths.sites / domain).resolve()
+    candidate = (site / path).resolve()
+    if not candidate.is_relative_to(site) or not site.is_dir():
+        return None
+    if candidate.is_dir():
+        candidate = candidate / "index.html"
+    return candidate if candidate.is_file() else None
+
+
+def create_sandbox_host(paths: SandboxPaths, base_url: str) -> Starlette:
+    """The host app: `/sites/<domain>/...`, `POST /sites/<domain>/contact`, and deployments at `/d/` and `/p/`."""
+
+    async def robots(_: Request) -> Response:
+        return PlainTextResponse("User-agent: *\nAllow: /\n")
+
+    async def favicon(_: Request) -> Response:
+        return Response(status_code=204)  # browsers ask for one; a 404 would show as a console error in snapshots
+
+    async def index(_: Request) -> Response:
+        world = World.load(paths.world)
+        links = "".join(
+            f'<li><a href="/sites/{c.domain}/">{escape(c.name)}</a> ({escape(c.industry)})</li>'
+            for c in world.companies
+        )
+        return HTMLResponse(f"<!doctype html><title>Sandbox websites</title><h1>Sandbox websites</h1><ul>{links}</ul>")
+
+    async def site(request: Request) -> Response:
+        domain, path = request.path_params["domain"], request.path_params.get("path", "")
+        found = _site_file(paths, domain, path)
+        if found is None:
+            return HTMLResponse(
+                f"<!doctype html><title>Not found</title><h1>Page not found</h1><p>{escape(path)}</p>", 404
+            )
+        if path and not path.endswith("/") and found.name == "index.html" and not path.endswith("index.html"):
+            return Response(status_code=308, headers={"location": f"/sites/{domain}/{path}/"})
+        return FileResponse(found)
+
+    async def contact(request: Request) -> Response:
+        domain = request.path_params["domain"]
+        if _site_file(paths, domain, "contact/") is None:
+            return HTMLResponse("<h1>No such site</h1>", 404)
+        fields = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+        entry = {k: fields.get(k, [""])[0][:2000] for k in _FORM_FIELDS}
+        if not entry["name"] or "@" not in entry["email"]:
+            return HTMLResponse("<h1>Please give your name and a work email</h1>", 400)
+        entry |= {"domain": domain, "received_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        with paths.contact_submissions.open("a", encoding="utf-8") as log:
+            log.write(json.dumps(entry) + "\n")
+        return HTMLResponse(
+            f"<!doctype html><title>Thank you</title><h1>Thanks, {escape(entry['name'])}!</h1>"
+            f"<p>We will reply to {escape(entry['email'])} within one business day.</p>"
+            f'<a href="/sites/{domain}/">Back</a>'
+        )
+
+    routes = [
+        Route("/robots.txt", robots),
+        Route("/favicon.ico", favicon),
+        Route("/", index),
+        Route("/sites/{domain}/contact", contact, methods=["POST"]),
+        Route("/sites/{domain}/", site),
+        Route("/sites/{domain}/{path:path}", site),
+        Mount("/", app=create_deploy_host(paths.deployments, base_url)),
+    ]
+    return Starlette(routes=routes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8780)
+    args = parser.parse_args()
+    paths = SandboxPaths.under(args.data_dir or Path(os.environ.get("ORCHESTRA_DATA_DIR") or default_data_dir()))
+    paths.deployments.mkdir(parents=True, exist_ok=True)
+    app = create_sandbox_host(paths, f"http://{args.host}:{args.port}")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

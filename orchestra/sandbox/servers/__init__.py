@@ -1,0 +1,1 @@
+"""The sandbox MCP servers; each runs with `python -m orchestra.sandbox.servers.<name>`."""

@@ -1,0 +1,66 @@
+"""One built sandbox, its host and a gateway running the shipped config's sandbox pools, for all sandbox tests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestra.core.settings import load_settings, runtime_environment
+from orchestra.sandbox.build import build_sandbox
+from orchestra.sandbox.config import SandboxConfig
+from orchestra.sandbox.host import create_sandbox_host
+from orchestra.sandbox.model import World
+from orchestra.sandbox.paths import SandboxPaths
+from tests.conftest import ROOT, free_port, mcp_client, running_gateway, serving
+
+
+class Sandbox:
+    def __init__(self, paths: SandboxPaths, host_url: str, gateway_url: str, app: Any) -> None:
+        self.paths, self.host_url, self.gateway_url, self.app = paths, host_url, gateway_url, app
+        self.world = World.load(paths.world)
+
+    def client(self, pool: str) -> contextlib.AbstractAsyncContextManager[Any]:
+        return mcp_client(f"{self.gateway_url}/pools/{pool}/mcp")
+
+
+@pytest.fixture(scope="session")
+async def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sandbox]:
+    data_dir = tmp_path_factory.mktemp("orchestra-data")
+    paths = SandboxPaths.under(data_dir)
+    build_sandbox(paths, SandboxConfig(), progress=lambda _: None)
+    port = free_port()
+    host_url = f"http://127.0.0.1:{port}"
+    settings = load_settings(ROOT / "config" / "orchestra.yaml")
+    overrides = {
+        "ORCHESTRA_DATA_DIR": str(data_dir),
+        "ORCHESTRA_SANDBOX_URL": host_url,
+        "ORCHESTRA_CONFIG": str(ROOT / "config" / "orchestra.yaml"),
+    }
+    environ = runtime_environment(settings) | overrides
+    sandbox_pools = ["browser", "fetch", "design", "deploy", "crm", "enrichment", "social", "warehouse", "models"]
+    pools = {name: settings.gateway.pools[name].model_dump() for name in sandbox_pools}
+    for pool in pools.values():
+        pool["replaces"] = []
+    async with (
+        serving(create_sandbox_host(paths, host_url), port=port),
+        running_gateway(pools, environ=environ) as (gateway_url, app),
+    ):
+        yield Sandbox(paths, host_url, gateway_url, app)
+
+
+def structured(result: Any) -> Any:
+    """A tool result's JSON: structured content when the server sent it, else the parsed text."""
+    assert not result.isError, result.content
+    if result.structuredContent is not None:
+        content = result.structuredContent
+        return content.get("result", content) if set(content) == {"result"} else content
+    return json.loads(result.content[0].text)
+
+
+def data_dir_of(sandbox: Sandbox) -> Path:
+    return sandbox.paths.root.parent
