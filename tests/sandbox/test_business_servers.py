@@ -145,3 +145,63 @@ async def test_fetch_reads_a_sandbox_page(sandbox: Sandbox, domain_index: int) -
     text = text_of(page)
     assert company.plans[1].name in text
     assert f"${company.plans[1].price_per_month_usd}/mo" in text
+
+
+async def test_crm_engagements_and_properties(sandbox: Sandbox) -> None:
+    company_id = sandbox.world.crm_company_ids[2]
+    company = sandbox.world.company(company_id)
+    async with sandbox.client("crm") as crm:
+        props = structured(await crm.call_tool("hubspot-list-properties", {"objectType": "deals"}))
+        assert "dealstage" in {p["name"] for p in props["results"]}
+        found = structured(
+            await crm.call_tool("hubspot-search-objects", {"objectType": "companies", "query": company.domain})
+        )
+        crm_id = found["results"][0]["id"]
+        note = structured(
+            await crm.call_tool(
+                "hubspot-create-engagement",
+                {"type": "NOTE", "associations": {"companyIds": [crm_id]}, "metadata": {"body": "Sent the proposal."}},
+            )
+        )
+        assert note["properties"]["hs_note_body"] == "Sent the proposal."
+        notes = structured(
+            await crm.call_tool(
+                "hubspot-list-associations", {"objectType": "companies", "objectId": crm_id, "toObjectType": "notes"}
+            )
+        )
+        assert "Sent the proposal." in {n["properties"]["hs_note_body"] for n in notes["results"]}
+        orphan = await crm.call_tool(
+            "hubspot-create-engagement", {"type": "NOTE", "associations": {}, "metadata": {"body": "x"}}
+        )
+        assert orphan.isError
+        assert "at least one company" in text_of(orphan)
+
+
+async def test_enrich_person_by_email_and_by_name(sandbox: Sandbox) -> None:
+    person = sandbox.world.people[20]
+    company = sandbox.world.company(person.company_id)
+    async with sandbox.client("enrichment") as enrichment:
+        by_email = structured(await enrichment.call_tool("enrich_person", {"email": person.email.upper()}))
+        assert by_email["title"] == person.title
+        by_name = structured(
+            await enrichment.call_tool(
+                "enrich_person",
+                {"first_name": person.first_name, "last_name": person.last_name, "domain": company.domain},
+            )
+        )
+        assert by_name["email"] == person.email
+        missing = await enrichment.call_tool("enrich_person", {"first_name": person.first_name})
+        assert missing.isError
+        assert "give an email, or first_name, last_name and domain" in text_of(missing)
+
+
+async def test_follower_history_has_twelve_months(sandbox: Sandbox) -> None:
+    profile = sandbox.world.social_profiles[0]
+    company = sandbox.world.company(profile.company_id)
+    async with sandbox.client("social") as social:
+        history = structured(
+            await social.call_tool("get_follower_history", {"company": company.name, "platform": profile.platform})
+        )
+        assert [p["followers"] for p in history["history"]] == profile.followers_by_month
+        unknown = await social.call_tool("get_follower_history", {"company": "Nobody At All", "platform": "x"})
+        assert unknown.isError
