@@ -60,6 +60,50 @@ def gateway(
     raise typer.Exit(serve(gateway_config, runtime_environment(settings, config_path=config), log_level=log_level))
 
 
+@app.command()
+def run(
+    task: Annotated[str, typer.Argument(help="The task, in plain words.")],
+    thread: Annotated[str | None, typer.Option("--thread", help="Continue this conversation thread.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Approve every tool call that changes something.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    config: ConfigOption = None,
+    gateway: Annotated[
+        str | None, typer.Option(help="Use a running gateway; by default one is started for this run.")
+    ] = None,
+) -> None:
+    """Run a task: triage, then a workflow or a specialist, through the gateway's real tools.
+
+    Example: `orchestra run "Research copealo.example for our sales call tomorrow"`
+    """
+    import asyncio
+
+    from orchestra.core.run_command import run_command
+
+    settings = _settings(config)
+    raise typer.Exit(asyncio.run(run_command(task, settings, runtime_environment(settings, config_path=config),
+                                             thread=thread, yes=yes, as_json=as_json, gateway=gateway)))  # fmt: skip
+
+
+@app.command()
+def route(
+    task: Annotated[str, typer.Argument(help="The task, in plain words.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON object.")] = False,
+) -> None:
+    """Show where a task would go: domain, complexity, workflow and confidence (no model call, milliseconds).
+
+    Example: `orchestra route --json "Research brurex.example for our sales call tomorrow"`
+    """
+    import json
+
+    from orchestra.graphs.triage import triage
+
+    decision = triage(task)
+    typer.echo(json.dumps(decision.model_dump(exclude={"reasons"})))
+    if not as_json:
+        for reason in decision.reasons:
+            err.print(f"[dim]- {reason}[/dim]", highlight=False)
+
+
 @config_app.command("check")
 def config_check(config: ConfigOption = None) -> None:
     """Validate the config file and list the pools it defines.

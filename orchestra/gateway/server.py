@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import socket
+from collections.abc import AsyncIterator
 
 import uvicorn
 
@@ -33,3 +37,26 @@ def serve(config: GatewayConfig, environ: dict[str, str], *, log_level: str = "i
     )
     server.run()
     return 0 if server.started else 1
+
+
+@contextlib.asynccontextmanager
+async def embedded_gateway(config: GatewayConfig, environ: dict[str, str]) -> AsyncIterator[str]:
+    """A gateway served inside this event loop on a free loopback port, for one command's lifetime; yields its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config, environ), host="127.0.0.1", port=port, log_level="warning", log_config=None)
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the command owns the signals
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("the embedded gateway stopped during start-up; see the log above")
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

@@ -5,6 +5,7 @@ Run: `python -m orchestra.sandbox.servers.enrichment [--data-dir DIR]`.
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 from mcp.server.fastmcp import FastMCP
@@ -21,6 +22,12 @@ READ = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=Fal
 SENIORITIES = ["c_suite", "vp", "director", "manager", "senior", "entry"]
 
 
+def website_url(company: Company) -> str:
+    """Where the company's site really is: on the sandbox host when one is known, else its own domain."""
+    host = os.environ.get("ORCHESTRA_SANDBOX_URL", "").rstrip("/")
+    return f"{host}/sites/{company.domain}/" if host else f"https://{company.domain}/"
+
+
 def organization(company: Company, confidence: float) -> dict[str, Any]:
     rounds = [vars(r) for r in company.funding_rounds]
     return {
@@ -31,7 +38,7 @@ def organization(company: Company, confidence: float) -> dict[str, Any]:
         "estimated_annual_revenue_usd": company.revenue_usd, "revenue_band": company.revenue_band,
         "funding": {"total_usd": company.total_funding_usd, "rounds": rounds,
                     "latest_round": rounds[-1]["round"] if rounds else None},
-        "technologies": company.tech_stack, "website_url": f"https://{company.domain}",
+        "technologies": company.tech_stack, "website_url": website_url(company),
         "match_confidence": confidence, "source": "sandbox",
     }  # fmt: skip
 

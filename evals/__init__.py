@@ -1,0 +1,1 @@
+"""Evaluation suites: labeled datasets and the scripts that score Orchestra against them."""

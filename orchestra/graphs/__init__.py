@@ -1,0 +1,1 @@
+"""LangGraph graphs: triage of a task, then the workflow that does it."""

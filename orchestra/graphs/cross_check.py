@@ -1,0 +1,59 @@
+"""Cross-checking critical outputs. Offline: every number and name the answer states must appear in a tool result.
+
+A claim that no tool result supports is flagged next to the answer; nothing is silently dropped or rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from orchestra.graphs.state import Evidence
+
+_NUMBER = re.compile(r"(?<![\w.])\$?\d[\d,]*(?:\.\d+)?%?")
+_NAME = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b")
+_CITED_SECTION = re.compile(r"^## Evidence$.*", re.S | re.M)
+
+
+def _canonical_numbers(text: str) -> set[str]:
+    return {m.group(0).strip("$%").replace(",", "") for m in _NUMBER.finditer(text)}
+
+
+def unsupported_claims(
+    answer: str, evidence: list[Evidence], ignore: frozenset[str] | set[str] = frozenset()
+) -> list[str]:
+    """Numbers and multi-word names in `answer` found in no successful tool result (evidence ids and dates aside)."""
+    body = _CITED_SECTION.sub("", answer)
+    body = re.sub(r"\[E\d+(?:, E\d+)*\]", "", body)
+    # A tool's arguments are facts too (the report may say "90 days" because it asked for days=90).
+    source = " ".join(json.dumps([e["arguments"], e["result"]], ensure_ascii=False) for e in evidence if e["ok"])
+    source_numbers = _canonical_numbers(source) | {n.replace(".", "") for n in _canonical_numbers(source)}
+    flagged = []
+    for number in sorted(_canonical_numbers(body)):
+        plain = number.split(".")[0]
+        if number not in source_numbers and plain not in source_numbers and len(plain) > 1 and number not in ignore:
+            flagged.append(f"the number {number} appears in no tool result")
+    for name in sorted(set(_NAME.findall(body))):
+        # A name is supported when the results hold it, or all its words (a first and a last name field).
+        if name not in source and not all(word in source for word in name.split()) and name not in ignore:
+            flagged.append(f"the name {name!r} appears in no tool result")
+    return flagged
+
+
+def grounding_flags(answer: str, evidence: list[Evidence], headings: set[str]) -> list[str]:
+    """Flags for the answer of a critical task, or an empty list when every claim is grounded."""
+    return [f"unsupported: {claim}" for claim in unsupported_claims(answer, evidence, headings)]
+
+
+def report_headings(answer: str) -> set[str]:
+    """Words of the report's own scaffolding (headings, fixed phrases), which are not claims about the world."""
+    words: set[str] = set()
+    for line in answer.splitlines():
+        if line.startswith("#") or line.startswith(">"):
+            words.update(_NAME.findall(line))
+    return words
+
+
+def summarize(flags: list[str]) -> dict[str, Any]:
+    return {"checked": True, "grounded": not flags, "flags": flags}

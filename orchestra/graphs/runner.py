@@ -1,0 +1,115 @@
+"""Running one task on a thread: the supervisor graph with a checkpointer, tools, models, and progress events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.types import Command
+
+from orchestra.core.llm import LLMLayer
+from orchestra.core.settings import OrchestraSettings
+from orchestra.graphs.state import RunContext
+from orchestra.graphs.supervisor import build_graph
+from orchestra.tools.sessions import ThreadTools
+
+Progress = Callable[[str, dict[str, Any]], None]
+Approver = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class RunResult:
+    thread_id: str
+    answer: str
+    triage: dict[str, Any]
+    flags: list[str]
+    model_used: bool
+    usage: dict[str, Any]
+    report_path: Path | None
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "thread_id": self.thread_id, "triage": self.triage, "answer": self.answer, "flags": self.flags,
+            "model_used": self.model_used, "usage": self.usage,
+            "report_path": str(self.report_path) if self.report_path else None,
+            "evidence": [{k: e[k] for k in ("id", "tool", "ok", "duration_ms")} for e in self.evidence],
+        }  # fmt: skip
+
+
+def save_report(reports_dir: Path, thread_id: str, task: str, answer: str, flags: list[str]) -> Path:
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    slug = re.sub(r"[^a-z0-9]+", "-", task.lower())[:48].strip("-") or "report"
+    path = reports_dir / f"{stamp}-{slug}-{thread_id[:8]}.md"
+    warnings = "".join(f"\n> **Cross-check:** {flag}" for flag in flags)
+    path.write_text(f"{answer}\n{warnings}\n\n---\nTask: {task}\nThread: {thread_id}\n", encoding="utf-8")
+    return path
+
+
+async def run_task(
+    task: str,
+    *,
+    settings: OrchestraSettings,
+    environ: dict[str, str],
+    gateway_url: str,
+    checkpointer: BaseCheckpointSaver,
+    thread_id: str | None = None,
+    progress: Progress | None = None,
+    approve: Approver | None = None,
+    headers: dict[str, str] | None = None,
+) -> RunResult:
+    """Run (or resume) `task` on `thread_id`; approvals are asked through `approve` as they come."""
+    thread_id = thread_id or uuid.uuid4().hex
+    tools = ThreadTools(gateway_url, headers)
+    context = RunContext(tools=tools, llm=LLMLayer(settings.models, environ, settings.data_dir),
+                         reports_dir=settings.data_dir / "reports")  # fmt: skip
+    graph = build_graph().compile(checkpointer=checkpointer)
+    config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
+    notify = progress or (lambda kind, data: None)
+    seen: set[str] = set()  # a subgraph's evidence comes again in its parent's update
+    pending: Any = {"task": task, "evidence": [], "flags": [], "facts": {}, "approvals": []}
+    try:
+        snapshot = await graph.aget_state(config)
+        if snapshot.next and snapshot.values.get("task") == task:
+            pending = None  # a run of this task was interrupted on this thread: resume from its last checkpoint
+            notify("resume", {"next": list(snapshot.next)})
+        while True:
+            async for namespace, update in graph.astream(
+                pending, config, context=context, stream_mode="updates", subgraphs=True
+            ):
+                for node, values in update.items():
+                    _report_progress(notify, node, values, namespace, seen)
+            state = await graph.aget_state(config)
+            interrupts = [i for task_ in state.tasks for i in task_.interrupts]
+            if not interrupts:
+                break
+            request = interrupts[0].value
+            if approve is None:
+                raise PermissionError(f"the run needs approval for {request.get('tool')} and no approver is present")
+            notify("approval", request)
+            pending = Command(resume=await approve(request))
+    finally:
+        await tools.aclose()
+    values = state.values
+    answer, flags = values.get("answer", ""), values.get("flags", [])
+    report = save_report(context.reports_dir, thread_id, task, answer, flags) if answer else None
+    return RunResult(thread_id, answer, values.get("triage", {}), flags, bool(values.get("model_used")),
+                     context.usage.as_dict(), report, values.get("evidence", []))  # fmt: skip
+
+
+def _report_progress(notify: Progress, node: str, values: Any, namespace: tuple[str, ...], seen: set[str]) -> None:
+    if not isinstance(values, dict):
+        return
+    if node == "route" and "triage" in values:
+        notify("triage", values["triage"])
+    for item in values.get("evidence", []):
+        if item["id"] not in seen:
+            seen.add(item["id"])
+            notify("tool", dict(item))

@@ -1,0 +1,37 @@
+"""The specialist step: a LangChain agent with its tier's tools over the thread's sessions, or, offline, a plain
+statement that this kind of task needs a model, with what the user can do instead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain.agents import create_agent
+from langchain_core.messages import HumanMessage
+from langgraph.runtime import Runtime
+
+from orchestra.agents.ai import AI
+from orchestra.agents.bi import BI
+from orchestra.agents.design import DESIGN
+from orchestra.agents.specialist import Specialist
+from orchestra.agents.web import WEB
+from orchestra.graphs.state import RunContext, RunState
+
+SPECIALISTS: dict[str, Specialist] = {s.domain: s for s in (WEB, DESIGN, BI, AI)}
+
+
+async def specialist(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    decision = state["triage"]
+    chosen = SPECIALISTS[decision["domain"]]
+    context = runtime.context
+    if context.llm.offline:
+        answer = (
+            f"No model is configured, so no model was used and this open-ended {chosen.domain} task was not attempted: "
+            f"it needs a model to plan its tool calls. Set a provider key (e.g. OPENAI_API_KEY) to enable it, or "
+            f"{chosen.offline_help}."
+        )
+        return {"answer": answer, "model_used": False}
+    model = context.llm.chat_model(chosen.model_tier(decision["complexity"]), context.usage)
+    tools = await context.tools.langchain_tools(chosen.tools_tier)
+    agent = create_agent(model, tools, system_prompt=chosen.instructions)
+    result = await agent.ainvoke({"messages": [HumanMessage(state["task"])]})
+    return {"answer": str(result["messages"][-1].content), "model_used": True, "usage": context.usage.as_dict()}

@@ -1,0 +1,30 @@
+"""The last step of every report: an honest header, a model-written summary when a model is configured, the evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+
+from orchestra.graphs.evidence import evidence_table
+from orchestra.graphs.state import RunContext, RunState
+from orchestra.graphs.workflows.prompts import SUMMARY
+
+OFFLINE_NOTE = (
+    "> Offline mode: no model was used. This report was assembled by a fixed plan from the tool results cited in "
+    "brackets; every bracket names an entry of the evidence table."
+)
+
+
+async def finish_report(state: RunState, context: RunContext, body: str, *, reader: str) -> dict[str, Any]:
+    """The answer: the body, preceded by a model summary or the offline note, followed by the evidence table."""
+    title, _, rest = body.partition("\n")
+    if context.llm.offline:
+        opening, model_used = OFFLINE_NOTE, False
+    else:
+        model = context.llm.chat_model("premium", context.usage)
+        reply = await model.ainvoke([HumanMessage(SUMMARY.format(reader=reader, report=body))])
+        opening, model_used = f"## Summary (written by a model)\n{reply.content}", True
+    evidence = state.get("evidence", [])
+    answer = f"{title}\n\n{opening}\n\n{rest}\n\n## Evidence\n{evidence_table(evidence)}\n"
+    return {"answer": answer, "model_used": model_used, "usage": context.usage.as_dict()}

@@ -1,0 +1,153 @@
+"""MCP tool sessions that live as long as a conversation thread.
+
+langchain-mcp-adapters opens a new MCP session for every tool call unless a session is held open, and with a
+new session a browser opened in one step is `about:blank` in the next. Each thread here holds one session per
+gateway tier for its whole life, so the gateway keeps the thread's dedicated upstream sessions (its browser).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.tools import BaseTool
+from langchain_mcp_adapters.client import MultiServerMCPClient
+from langchain_mcp_adapters.tools import load_mcp_tools
+from mcp import ClientSession, types
+
+from orchestra.tools.gateway_client import endpoint_url
+
+TIERS = ("web", "design", "bi", "ai")
+
+
+class ToolCallError(RuntimeError):
+    """A tool answered with an error result, or the gateway refused the call."""
+
+
+@dataclass
+class ToolCall:
+    """One call as a report cites it: `E3 crm.hubspot-search-objects`."""
+
+    id: str
+    pool: str
+    tool: str
+    arguments: dict[str, Any]
+    ok: bool
+    result: Any
+    text: str
+    duration_ms: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.pool}.{self.tool}"
+
+
+class ThreadTools:
+    """The tools of one thread: a held-open MCP session per tier, and a ledger of every call made."""
+
+    def __init__(self, gateway: str, headers: dict[str, str] | None = None) -> None:
+        connections = {
+            tier: {"transport": "streamable_http", "url": endpoint_url(gateway, tier=tier), "headers": headers or {}}
+            for tier in TIERS
+        }
+        self._client = MultiServerMCPClient(connections)  # type: ignore[arg-type]
+        self._sessions: dict[str, ClientSession] = {}
+        self._requests: asyncio.Queue[tuple[str, asyncio.Future[ClientSession]] | None] = asyncio.Queue()
+        self._holder: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self.calls: list[ToolCall] = []
+
+    async def _hold(self) -> None:
+        """Open and close every session in this one task: the SDK's transports are task-bound contexts,
+        and a graph runs each node in a task of its own."""
+        async with contextlib.AsyncExitStack() as stack:
+            while (request := await self._requests.get()) is not None:
+                tier, opened = request
+                try:
+                    opened.set_result(await stack.enter_async_context(self._client.session(tier)))
+                except Exception as exc:  # reported to the caller that asked for the session
+                    opened.set_exception(exc)
+
+    async def session(self, tier: str) -> ClientSession:
+        async with self._lock:
+            if tier not in self._sessions:
+                if self._holder is None:
+                    self._holder = asyncio.create_task(self._hold(), name="thread tool sessions")
+                opened: asyncio.Future[ClientSession] = asyncio.get_running_loop().create_future()
+                await self._requests.put((tier, opened))
+                self._sessions[tier] = await opened
+            return self._sessions[tier]
+
+    async def langchain_tools(self, tier: str) -> list[BaseTool]:
+        """The tier's tools for a LangChain agent, bound to this thread's session."""
+        return await load_mcp_tools(await self.session(tier))
+
+    async def call(self, tier: str, pool: str, tool: str, arguments: dict[str, Any]) -> ToolCall:
+        """Call `<pool>__<tool>` on the tier endpoint; the call goes into the ledger whether it worked or not."""
+        started = time.perf_counter()
+        session = await self.session(tier)
+        try:
+            result = await session.call_tool(f"{pool}__{tool}", arguments)
+        except Exception as exc:  # the gateway's JSON-RPC errors: recorded, then raised as ours
+            call = self._record(pool, tool, arguments, False, None, str(exc), started)
+            raise ToolCallError(f"{call.label} failed: {exc}") from None
+        text = "\n".join(b.text for b in result.content if isinstance(b, types.TextContent))
+        call = self._record(pool, tool, arguments, not result.isError, _structured(result, text), text, started)
+        if result.isError:
+            raise ToolCallError(f"{call.label} said: {text[:500]}")
+        return call
+
+    def _record(
+        self, pool: str, tool: str, arguments: dict[str, Any], ok: bool, result: Any, text: str, started: float
+    ) -> ToolCall:
+        call = ToolCall(f"E{len(self.calls) + 1}", pool, tool, arguments, ok, result, text,
+                        round((time.perf_counter() - started) * 1000, 1))  # fmt: skip
+        self.calls.append(call)
+        return call
+
+    async def aclose(self) -> None:
+        if self._holder is not None:
+            await self._requests.put(None)
+            await asyncio.gather(self._holder, return_exceptions=True)
+            self._holder = None
+        self._sessions.clear()
+
+
+def _structured(result: types.CallToolResult, text: str) -> Any:
+    """The result's JSON: structured content when sent (FastMCP wraps non-objects in `result`), else parsed text."""
+    content = result.structuredContent
+    if content is not None:
+        return content["result"] if set(content) == {"result"} else content
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+class ToolSessions:
+    """Thread id -> its tools; idle threads are closed after `idle_timeout` seconds."""
+
+    def __init__(self, gateway: str, headers: dict[str, str] | None = None, idle_timeout: float = 1800) -> None:
+        self._gateway, self._headers, self._idle = gateway, headers, idle_timeout
+        self._threads: dict[str, tuple[ThreadTools, float]] = {}
+
+    def for_thread(self, thread_id: str) -> ThreadTools:
+        tools, _ = self._threads.get(thread_id) or (ThreadTools(self._gateway, self._headers), 0.0)
+        self._threads[thread_id] = (tools, time.monotonic())
+        return tools
+
+    async def close_idle(self) -> None:
+        now = time.monotonic()
+        for thread_id, (tools, used) in list(self._threads.items()):
+            if now - used > self._idle:
+                del self._threads[thread_id]
+                await tools.aclose()
+
+    async def aclose(self) -> None:
+        for tools, _ in self._threads.values():
+            await tools.aclose()
+        self._threads.clear()

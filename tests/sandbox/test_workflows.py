@@ -1,0 +1,97 @@
+"""Workflows end to end, offline, through the real gateway and sandbox servers; reports checked against the world."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from langgraph.checkpoint.memory import InMemorySaver
+
+from orchestra.core.settings import load_settings
+from orchestra.graphs.cross_check import grounding_flags, report_headings
+from orchestra.graphs.runner import RunResult, run_task
+from tests.conftest import ROOT
+from tests.sandbox.conftest import Sandbox
+
+
+async def run(sandbox: Sandbox, task: str, **options: Any) -> RunResult:
+    settings = load_settings(ROOT / "config" / "orchestra.yaml").model_copy(
+        update={"data_dir": sandbox.paths.root.parent}
+    )
+    environ = {"PATH": "/usr/bin:/bin"}  # no provider keys: offline
+    return await run_task(
+        task, settings=settings, environ=environ, gateway_url=sandbox.gateway_url,
+        checkpointer=options.pop("checkpointer", InMemorySaver()), **options,
+    )  # fmt: skip
+
+
+def cited(answer: str, text: str) -> list[str]:
+    """The evidence ids cited on the line that contains `text`."""
+    line = next(line for line in answer.splitlines() if text in line)
+    return re.findall(r"E\d+", line)
+
+
+async def test_sales_brief_states_the_worlds_facts_with_citations(sandbox: Sandbox) -> None:
+    world = sandbox.world
+    company = next(world.company(c) for c in world.crm_company_ids if any(d.company_id == c for d in world.deals))
+    result = await run(sandbox, f"Research {company.name} for our sales call tomorrow")
+    answer = result.answer
+    assert result.triage["workflow"] == "sales_intelligence_research"
+    assert result.model_used is False
+    assert "Offline mode: no model was used" in answer
+    assert f"# Sales brief: {company.name} ({company.domain})" in answer
+    assert f"founded {company.founded_year}; {company.employees} employees" in answer
+    for plan in company.plans:
+        assert f"{plan.name} ${plan.price_per_month_usd}/mo" in answer
+    ceo = next(p for p in world.people_at(company.id) if p.title == "Chief Executive Officer")
+    assert f"{ceo.name}, Chief Executive Officer" in answer
+    for deal in (d for d in world.deals if d.company_id == company.id):
+        assert f'Deal "{deal.name}"' in answer
+        assert f"${deal.amount_usd:,}" in answer
+    tools = {e["id"]: e["tool"] for e in result.evidence}
+    assert tools[cited(answer, "Pricing page lists")[0]] == "browser.browser_snapshot"
+    assert tools[cited(answer, "Chief Executive Officer")[0]] == "enrichment.search_people"
+    assert result.usage["calls"] == 0
+    assert result.report_path is not None
+    assert result.report_path.read_text().startswith(f"# Sales brief: {company.name}")
+
+
+async def test_market_research_matches_the_warehouse(sandbox: Sandbox) -> None:
+    world = sandbox.world
+    segment = "Telehealth"
+    players = sorted((c for c in world.companies if c.sub_industry == segment), key=lambda c: -c.revenue_usd)
+    result = await run(sandbox, f"Size the {segment.lower()} market: growth, segments and top players")
+    answer = result.answer
+    assert result.triage["workflow"] == "market_research"
+    assert f"# Market research: {segment} (Healthtech)" in answer
+    top = answer.split("## Top players")[1].split("##")[0]
+    assert [line.split(" (")[0].removeprefix("- ") for line in top.strip().splitlines()] == [
+        c.name for c in players[:5]
+    ]
+    assert f"revenue ${players[0].revenue_usd:,}" in answer
+    assert tools_of(result, cited(answer, players[0].name)) == {"warehouse.execute_query"}
+
+
+def tools_of(result: RunResult, ids: list[str]) -> set[str]:
+    return {e["tool"] for e in result.evidence if e["id"] in ids}
+
+
+async def test_cross_check_flags_a_planted_wrong_number(sandbox: Sandbox) -> None:
+    company = sandbox.world.companies[3]
+    result = await run(
+        sandbox, f"Brief me on {company.domain} before our call; it goes to the board, so it must be exact"
+    )
+    assert result.triage["complexity"] == "critical"
+    assert result.flags == []  # the plan's own report is grounded
+    wrong = result.answer.replace(f"{company.employees} employees", f"{company.employees + 4217} employees")
+    flags = grounding_flags(wrong, result.evidence, report_headings(wrong))
+    assert flags == [f"unsupported: the number {company.employees + 4217} appears in no tool result"]
+
+
+async def test_browser_session_lasts_across_steps_of_one_thread(sandbox: Sandbox) -> None:
+    company = sandbox.world.companies[15]
+    result = await run(sandbox, f"Research {company.domain} for a sales call")
+    navigate, *rest = [e for e in result.evidence if e["tool"].startswith("browser.")]
+    assert navigate["tool"] == "browser.browser_navigate"
+    # The snapshot after the click shows the pricing page of the page the navigate call opened.
+    assert any(f"/sites/{company.domain}/pricing/" in str(e["result"]) for e in rest)
