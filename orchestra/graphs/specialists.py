@@ -14,6 +14,7 @@ from orchestra.agents.bi import BI
 from orchestra.agents.design import DESIGN
 from orchestra.agents.specialist import Specialist
 from orchestra.agents.web import WEB
+from orchestra.graphs.context import context_of
 from orchestra.graphs.state import RunContext, RunState
 
 SPECIALISTS: dict[str, Specialist] = {s.domain: s for s in (WEB, DESIGN, BI, AI)}
@@ -22,7 +23,7 @@ SPECIALISTS: dict[str, Specialist] = {s.domain: s for s in (WEB, DESIGN, BI, AI)
 async def specialist(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     decision = state["triage"]
     chosen = SPECIALISTS[decision["domain"]]
-    context = runtime.context
+    context = context_of(runtime)
     if context.llm.offline:
         answer = (
             f"No model is configured, so no model was used and this open-ended {chosen.domain} task was not attempted: "

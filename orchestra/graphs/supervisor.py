@@ -15,12 +15,13 @@ from orchestra.graphs.cross_check import grounding_flags, report_headings
 from orchestra.graphs.specialists import specialist
 from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.triage import triage
-from orchestra.graphs.workflows import market_research, sales_research
+from orchestra.graphs.workflows import competitive, market_research, sales_research
 
-Route = Literal["sales_intelligence_research", "market_research", "specialist"]
+Route = Literal["sales_intelligence_research", "market_research", "competitive_analysis", "specialist"]
 WORKFLOWS = {
     "sales_intelligence_research": sales_research.build_graph,
     "market_research": market_research.build_graph,
+    "competitive_analysis": competitive.build_graph,
 }
 
 
@@ -39,11 +40,12 @@ async def cross_check(state: RunState, runtime: Runtime[RunContext]) -> dict[str
     return {"flags": flags}
 
 
-def build_graph() -> StateGraph:
-    graph = StateGraph(RunState, context_schema=RunContext)
+def build_graph(context_schema: type[RunContext] | None = RunContext) -> StateGraph:
+    """The graph; `context_schema=None` for servers that bring no run context (LangGraph Studio)."""
+    graph = StateGraph(RunState, context_schema=context_schema)
     graph.add_node("route", route)
     for name, build in WORKFLOWS.items():
-        graph.add_node(name, build().compile())
+        graph.add_node(name, build(context_schema).compile())
     graph.add_node("specialist", specialist)
     graph.add_node("cross_check", cross_check)
     graph.add_edge(START, "route")

@@ -95,3 +95,21 @@ async def test_browser_session_lasts_across_steps_of_one_thread(sandbox: Sandbox
     assert navigate["tool"] == "browser.browser_navigate"
     # The snapshot after the click shows the pricing page of the page the navigate call opened.
     assert any(f"/sites/{company.domain}/pricing/" in str(e["result"]) for e in rest)
+
+
+async def test_competitive_analysis_compares_the_segment_leaders(sandbox: Sandbox) -> None:
+    world = sandbox.world
+    target = world.companies[5]
+    peers = sorted(
+        (c for c in world.companies if c.sub_industry == target.sub_industry and c.id != target.id),
+        key=lambda c: -c.revenue_usd,
+    )[:3]
+    result = await run(sandbox, f"Compare {target.name} against its top competitors")
+    answer = result.answer
+    assert result.triage["workflow"] == "competitive_analysis"
+    assert answer.startswith(f"# Competitive analysis: {target.name} against {', '.join(p.name for p in peers)}")
+    table = answer.split("## Comparison")[1].split("##")[0]
+    for company in (target, *peers):
+        row = next(line for line in table.splitlines() if line.startswith(f"| {company.name} ["))
+        entry = min(plan.price_per_month_usd for plan in company.plans)
+        assert f"| {company.employees} | ${company.total_funding_usd:,} | ${entry}/mo |" in row

@@ -15,6 +15,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from orchestra.graphs.context import context_of
 from orchestra.graphs.evidence import Step, cite
 from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.workflows.synthesis import finish_report
@@ -57,7 +58,7 @@ def match_market(task: str, markets: list[dict[str, Any]]) -> dict[str, Any] | N
 
 
 async def find_market(state: RunState, runtime: Runtime[RunContext]) -> Command[Literal["measure", "__end__"]]:
-    step = Step(state, runtime.context)
+    step = Step(state, context_of(runtime))
     markets, evidence = await query(step, "SELECT DISTINCT industry, segment FROM accounts ORDER BY 1, 2")
     chosen = match_market(state["task"], markets)
     if chosen is None:
@@ -68,7 +69,7 @@ async def find_market(state: RunState, runtime: Runtime[RunContext]) -> Command[
 
 
 async def measure(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    step = Step(state, runtime.context)
+    step = Step(state, context_of(runtime))
     market = state["facts"]["market"]
     industry = _literal(market["industry"])
     scope = f"industry = {industry}" + (f" AND segment = {_literal(market['segment'])}" if market["segment"] else "")
@@ -98,7 +99,7 @@ async def measure(state: RunState, runtime: Runtime[RunContext]) -> dict[str, An
 
 async def web_evidence(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """What the top three players say about themselves, read from their sites."""
-    step = Step(state, runtime.context)
+    step = Step(state, context_of(runtime))
     pages = []
     for player in state["facts"].get("players", [])[:3]:
         org = await step.call("bi", "enrichment", "enrich_organization", {"domain": player["domain"]})
@@ -151,11 +152,12 @@ async def write_report(state: RunState, runtime: Runtime[RunContext]) -> dict[st
         f"- {ours.get('customers', 0)} customers, {won} won, {pipeline} in open pipeline in this market"
         f"{cite(facts.get('ours_evidence'))}",
     ]
-    return await finish_report(state, runtime.context, "\n".join(lines), reader="strategy lead")
+    return await finish_report(state, context_of(runtime), "\n".join(lines), reader="strategy lead")
 
 
-def build_graph() -> StateGraph:
-    graph = StateGraph(RunState, context_schema=RunContext)
+def build_graph(context_schema: type[RunContext] | None = RunContext) -> StateGraph:
+    """The graph; `context_schema=None` for servers that bring no run context (LangGraph Studio)."""
+    graph = StateGraph(RunState, context_schema=context_schema)
     graph.add_node("find_market", find_market)
     graph.add_node("measure", measure)
     graph.add_node("web_evidence", web_evidence)

@@ -13,6 +13,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from orchestra.graphs.context import context_of
 from orchestra.graphs.evidence import Step
 from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.workflows import company_facts as gather
@@ -21,7 +22,7 @@ from orchestra.graphs.workflows.synthesis import finish_report
 
 
 async def identify(state: RunState, runtime: Runtime[RunContext]) -> Command[Literal["browse", "__end__"]]:
-    step = Step(state, runtime.context)
+    step = Step(state, context_of(runtime))
     mentions = gather.company_mentions(state["task"])
     for mention in mentions[:4]:
         found = await gather.identify(step, mention)
@@ -34,24 +35,24 @@ async def identify(state: RunState, runtime: Runtime[RunContext]) -> Command[Lit
 
 
 async def browse(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    step = Step(state, runtime.context)
+    step = Step(state, context_of(runtime))
     site = await gather.browse_site(step, state["facts"]["company"]["website_url"])
     return step.update(facts={"site": site})
 
 
 async def people(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    step = Step(state, runtime.context)
+    step = Step(state, context_of(runtime))
     leaders, evidence = await gather.leaders(step, state["facts"]["company"]["domain"])
     return step.update(facts={"leaders": leaders, "leaders_evidence": evidence})
 
 
 async def social(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    step = Step(state, runtime.context)
+    step = Step(state, context_of(runtime))
     return step.update(facts={"social": await gather.social(step, state["facts"]["company"]["domain"])})
 
 
 async def crm(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    step = Step(state, runtime.context)
+    step = Step(state, context_of(runtime))
     return step.update(facts={"crm": await gather.crm_history(step, state["facts"]["company"]["domain"])})
 
 
@@ -67,11 +68,12 @@ async def write_brief(state: RunState, runtime: Runtime[RunContext]) -> dict[str
         "## Social presence", *brief.social_lines(facts.get("social", {})),
         "## Suggested next step", brief.next_step(crm_facts, leaders),
     ]  # fmt: skip
-    return await finish_report(state, runtime.context, "\n".join(sections), reader="account executive")
+    return await finish_report(state, context_of(runtime), "\n".join(sections), reader="account executive")
 
 
-def build_graph() -> StateGraph:
-    graph = StateGraph(RunState, context_schema=RunContext)
+def build_graph(context_schema: type[RunContext] | None = RunContext) -> StateGraph:
+    """The graph; `context_schema=None` for servers that bring no run context (LangGraph Studio)."""
+    graph = StateGraph(RunState, context_schema=context_schema)
     graph.add_node("identify", identify)
     for name, node in (
         ("browse", browse),

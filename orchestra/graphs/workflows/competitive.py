@@ -1,0 +1,137 @@
+"""`competitive_analysis`: one company against the competitors the user names, or else its segment's leaders.
+
+For each company: firmographics (enrichment), entry price (its pricing page, fetched), social reach and growth.
+Then a comparison table and, for the first company, strengths and gaps measured against the others.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from orchestra.graphs.context import context_of
+from orchestra.graphs.evidence import Step, cite
+from orchestra.graphs.state import RunContext, RunState
+from orchestra.graphs.workflows import company_facts as gather
+from orchestra.graphs.workflows.market_research import _literal, query
+from orchestra.graphs.workflows.synthesis import finish_report
+
+_PRICE = re.compile(r"\$([\d,]+)\s*/\s*mo")
+
+
+async def pick_companies(state: RunState, runtime: Runtime[RunContext]) -> Command[Literal["profile", "__end__"]]:
+    step = Step(state, context_of(runtime))
+    found: list[dict[str, Any]] = []
+    for mention in gather.company_mentions(state["task"])[:6]:
+        hit = await gather.identify(step, mention)
+        if hit and hit[0]["domain"] not in {c["domain"] for c in found}:
+            found.append({**hit[0], "evidence": hit[1]})
+    if not found:
+        answer = "I could not tell which company to compare. Name it (and its competitors, if you know them)."
+        return Command(goto=END, update=step.update(answer=answer))
+    if len(found) == 1:  # no competitors named: the leaders of its segment, from the warehouse
+        target = found[0]
+        peers, evidence = await query(
+            step,
+            f"SELECT domain FROM accounts WHERE segment = {_literal(target['sub_industry'])} AND domain <> "
+            f"{_literal(target['domain'])} ORDER BY estimated_revenue_usd DESC LIMIT 3",
+        )
+        for peer in peers:
+            hit = await gather.identify(step, peer["domain"])
+            if hit:
+                found.append({**hit[0], "evidence": hit[1], "chosen_by": evidence})
+    return Command(goto="profile", update=step.update(facts={"companies": found}))
+
+
+async def profile(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    step = Step(state, context_of(runtime))
+    profiles = []
+    for company in state["facts"]["companies"]:
+        page = await step.call(
+            "web", "fetch", "fetch", {"url": f"{company['website_url']}pricing/", "max_length": 3000}
+        )
+        prices = [int(p.replace(",", "")) for p in _PRICE.findall(str(page[0]))] if page else []
+        social = await gather.social(step, company["domain"])
+        linkedin = next((p for p in social.get("profiles", []) if p["platform"] == "linkedin"), None)
+        profiles.append({
+            "name": company["name"], "domain": company["domain"], "evidence": company["evidence"],
+            "employees": company.get("employee_count"), "funding": (company.get("funding") or {}).get("total_usd", 0),
+            "entry_price": min(prices) if prices else None, "price_evidence": page[1] if page else None,
+            "followers": linkedin["followers"] if linkedin else None,
+            "growth": linkedin["growth_pct_12m"] if linkedin else None,
+            "social_evidence": social.get("profiles_evidence"),
+        })  # fmt: skip
+    return step.update(facts={"profiles": profiles})
+
+
+def strengths_and_gaps(profiles: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """How the first company ranks against the rest on each measure."""
+    first, others = profiles[0], profiles[1:]
+    measures = [("employees", "larger team", "smaller team", "evidence"),
+                ("funding", "more funding", "less funding", "evidence"),
+                ("followers", "bigger LinkedIn audience", "smaller LinkedIn audience", "social_evidence"),
+                ("growth", "faster audience growth", "slower audience growth", "social_evidence")]  # fmt: skip
+    strengths, gaps = [], []
+    for key, better, worse, evidence_key in measures:
+        values = [p[key] for p in others if p[key] is not None]
+        if first[key] is None or not values:
+            continue
+        citation = cite(first[evidence_key], *(p[evidence_key] for p in others))
+        if first[key] > max(values):
+            strengths.append(
+                f"- {better} than every competitor ({first[key]:,} against at most {max(values):,}){citation}"
+            )
+        elif first[key] < min(values):
+            gaps.append(f"- {worse} than every competitor ({first[key]:,}; others {min(values):,} at least){citation}")
+    prices = [p["entry_price"] for p in others if p["entry_price"] is not None]
+    if first["entry_price"] is not None and prices:
+        citation = cite(first["price_evidence"], *(p["price_evidence"] for p in others))
+        if first["entry_price"] < min(prices):
+            strengths.append(f"- cheapest entry plan (${first['entry_price']}/mo){citation}")
+        elif first["entry_price"] > max(prices):
+            gaps.append(f"- most expensive entry plan (${first['entry_price']}/mo){citation}")
+    return strengths or ["- no measure where it leads every competitor"], gaps or ["- no measure where it trails all"]
+
+
+async def write_report(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    profiles = state["facts"]["profiles"]
+    rows = [
+        "| company | employees | funding | entry plan | LinkedIn followers | growth (year) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for p in profiles:
+        price = f"${p['entry_price']}/mo" if p["entry_price"] is not None else "n/a"
+        sources = cite(p["evidence"], p["price_evidence"], p["social_evidence"])
+        cells = [
+            f"{p['name']}{sources}",
+            p["employees"],
+            f"${p['funding']:,}",
+            price,
+            p["followers"],
+            f"{p['growth']}%",
+        ]
+        rows.append("| " + " | ".join(str(c) for c in cells) + " |")
+    strengths, gaps = strengths_and_gaps(profiles)
+    others = ", ".join(p["name"] for p in profiles[1:])
+    name = profiles[0]["name"]
+    lines = [
+        f"# Competitive analysis: {name} against {others}", "## Comparison", *rows,
+        f"## Where {name} is stronger", *strengths, f"## Where {name} trails", *gaps,
+    ]  # fmt: skip
+    return await finish_report(state, context_of(runtime), "\n".join(lines), reader="product marketing lead")
+
+
+def build_graph(context_schema: type[RunContext] | None = RunContext) -> StateGraph:
+    """The graph; `context_schema=None` for servers that bring no run context (LangGraph Studio)."""
+    graph = StateGraph(RunState, context_schema=context_schema)
+    graph.add_node("pick_companies", pick_companies)
+    graph.add_node("profile", profile)
+    graph.add_node("report", write_report)
+    graph.add_edge(START, "pick_companies")
+    graph.add_edge("profile", "report")
+    graph.add_edge("report", END)
+    return graph
