@@ -55,6 +55,8 @@ class RunUsage:
 class _UsageRecorder(BaseCallbackHandler):
     """Counts each finished call into the run's usage and appends it to the local call log."""
 
+    raise_error = True  # a spent budget must stop the call, not just be logged by LangChain
+
     def __init__(self, layer: LLMLayer, tier: str, usage: RunUsage) -> None:
         self._layer, self._tier, self._usage = layer, tier, usage
 
@@ -95,8 +97,7 @@ class LLMLayer:
 
     def _litellm_router(self) -> Any:
         if self._router is None:
-            # LiteLLM downloads a price list at import unless told to use the one it ships.
-            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            _use_bundled_prices()
             from litellm import Router
 
             model_list = [
@@ -126,6 +127,7 @@ class LLMLayer:
             raise RuntimeError("no model is configured (offline mode); the caller must not ask for one")
         if not self.has(tier):
             tier = "premium" if self.has("premium") else "fast"
+        _use_bundled_prices()
         from langchain_litellm import ChatLiteLLMRouter
 
         return ChatLiteLLMRouter(
@@ -134,6 +136,7 @@ class LLMLayer:
 
     def panel(self, usage: RunUsage) -> list[tuple[str, BaseChatModel]]:
         """One chat model per panel member (different families), for cross-checks."""
+        _use_bundled_prices()
         from langchain_litellm import ChatLiteLLMRouter
 
         router = self._litellm_router() if self.has("panel") else None
@@ -181,6 +184,12 @@ class LLMLayer:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._log_lock, path.open("a", encoding="utf-8") as log:
             log.write(json.dumps(record) + "\n")
+
+
+def _use_bundled_prices() -> None:
+    """LiteLLM downloads a price list when first imported unless told to use the one it ships (no network here,
+    and prices should not change under a running process)."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 def _read_overrides(data_dir: Path) -> dict[str, Any]:

@@ -1,0 +1,70 @@
+"""Runs with a model configured (a scripted server reached through LiteLLM): model calls per task, and what the
+model sees. langgraph-supervisor spends at least three model calls on any delegated task; we count ours."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from langgraph.checkpoint.memory import InMemorySaver
+
+from orchestra.core.models_config import ModelsConfig
+from orchestra.core.settings import load_settings
+from orchestra.graphs.runner import RunResult, run_task
+from tests.conftest import ROOT, serving
+from tests.sandbox.conftest import Sandbox
+from tests.scripted_llm import Script, reply, scripted_llm, tool_call
+
+LANGGRAPH_SUPERVISOR_MIN_CALLS = 3  # supervisor routes, worker answers, supervisor answers again
+
+
+async def run_with_model(sandbox: Sandbox, task: str, script: Script) -> tuple[RunResult, list[dict[str, Any]]]:
+    app, received = scripted_llm(script)
+    async with serving(app) as base:
+        route = {"model": "openai/gpt-4.1-mini", "api_key": "${SCRIPTED_KEY}", "api_base": f"{base}/v1"}
+        models = ModelsConfig.model_validate({"tiers": {"fast": [route], "premium": [route]}})
+        settings = load_settings(ROOT / "config" / "orchestra.yaml").model_copy(
+            update={"data_dir": sandbox.paths.root.parent, "models": models}
+        )
+        result = await run_task(
+            task, settings=settings, environ={"SCRIPTED_KEY": "k"}, gateway_url=sandbox.gateway_url,
+            checkpointer=InMemorySaver(),
+        )  # fmt: skip
+    return result, received
+
+
+async def test_a_workflow_costs_one_model_call_and_the_model_sees_only_the_cited_report(sandbox: Sandbox) -> None:
+    company = sandbox.world.companies[40]
+    summary = f"{company.name} is a strong prospect [E1]. Next step: book the call."
+    result, received = await run_with_model(
+        sandbox, f"Research {company.domain} for our sales call", lambda _: reply(summary)
+    )
+    assert result.usage["calls"] == 1 < LANGGRAPH_SUPERVISOR_MIN_CALLS
+    assert result.model_used
+    assert "## Summary (written by a model)" in result.answer
+    assert summary in result.answer
+    assert "Offline mode" not in result.answer
+    prompt = received[0]["messages"][-1]["content"]
+    assert f"# Sales brief: {company.name}" in prompt
+    assert "[E1]" in prompt
+
+
+async def test_a_specialist_calls_tools_through_the_gateway_in_two_model_calls(sandbox: Sandbox) -> None:
+    company = sandbox.world.company(sandbox.world.crm_company_ids[7])
+
+    def script(body: dict[str, Any]) -> dict[str, Any]:
+        if body["messages"][-1]["role"] != "tool":
+            arguments = {"objectType": "companies", "query": company.domain, "properties": ["lifecyclestage"]}
+            return tool_call("crm__hubspot-search-objects", arguments)
+        content = body["messages"][-1]["content"]
+        text = content if isinstance(content, str) else "".join(part.get("text", "") for part in content)
+        stage = json.loads(text)["results"][0]["properties"]["lifecyclestage"]
+        return reply(f"{company.name} is at lifecycle stage {stage} [crm__hubspot-search-objects].")
+
+    result, received = await run_with_model(sandbox, f"what lifecycle stage is {company.domain} in our crm?", script)
+    assert result.triage["domain"] == "bi"
+    assert result.triage["workflow"] is None
+    assert result.usage["calls"] == 2 < LANGGRAPH_SUPERVISOR_MIN_CALLS + 1
+    assert "crm__hubspot-search-objects" in {t["function"]["name"] for t in received[0]["tools"]}
+    assert result.answer.startswith(f"{company.name} is at lifecycle stage ")
+    assert result.answer.split("stage ")[1].split(" ")[0] in {"lead", "opportunity", "customer"}

@@ -1,0 +1,58 @@
+"""The LLM layer through the real LiteLLM and LangChain clients, against a scripted server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from orchestra.core.llm import BudgetExceeded, LLMLayer, RunUsage
+from orchestra.core.models_config import ModelsConfig, usage_log_path
+from tests.conftest import serving
+from tests.scripted_llm import reply, scripted_llm
+
+
+def models(base: str, **extra: object) -> ModelsConfig:
+    route = {"model": "openai/gpt-4.1-mini", "api_key": "${SCRIPTED_KEY}", "api_base": f"{base}/v1"}
+    other = {"model": "anthropic/claude-sonnet-4-5", "api_key": "${ANTHROPIC_API_KEY}"}
+    return ModelsConfig.model_validate(
+        {"tiers": {"fast": [route], "premium": [route], "panel": [route, other]}, **extra}
+    )
+
+
+def test_without_keys_the_layer_is_offline_and_hands_out_no_model(tmp_path: Path) -> None:
+    layer = LLMLayer(models("http://127.0.0.1:9"), environ={}, data_dir=tmp_path)
+    assert layer.offline
+    with pytest.raises(RuntimeError, match="offline mode"):
+        layer.chat_model("fast", RunUsage())
+
+
+async def test_a_call_is_counted_priced_and_logged(tmp_path: Path) -> None:
+    app, received = scripted_llm(lambda body: reply("Hello from the scripted model."))
+    async with serving(app) as base:
+        layer = LLMLayer(models(base), environ={"SCRIPTED_KEY": "test-key"}, data_dir=tmp_path)
+        assert not layer.offline
+        assert [m for m, _ in layer.panel(RunUsage())] == ["openai/gpt-4.1-mini"]  # the unkeyed one is left out
+        usage = RunUsage()
+        answer = await layer.chat_model("fast", usage).ainvoke([HumanMessage("hi")])
+    assert answer.content == "Hello from the scripted model."
+    assert received[0]["messages"][-1]["content"] == "hi"
+    assert usage.calls == 1
+    assert (usage.input_tokens, usage.output_tokens) == (120, 30)
+    assert usage.cost_usd == pytest.approx(120 * 0.4e-6 + 30 * 1.6e-6)  # LiteLLM's price of gpt-4.1-mini
+    [record] = [json.loads(line) for line in usage_log_path(tmp_path).read_text().splitlines()]
+    assert record["tier"] == "fast"
+    assert record["cost_usd"] == pytest.approx(usage.cost_usd)
+    assert "test-key" not in usage_log_path(tmp_path).read_text()
+
+
+async def test_a_spent_budget_refuses_the_next_call(tmp_path: Path) -> None:
+    app, received = scripted_llm(lambda body: reply("ok"))
+    usage_log_path(tmp_path).write_text(json.dumps({"ts": "2999-01-01T00:00:00+00:00", "cost_usd": 5.0}) + "\n")
+    async with serving(app) as base:
+        layer = LLMLayer(models(base, budgets={"daily_usd": 1}), environ={"SCRIPTED_KEY": "k"}, data_dir=tmp_path)
+        with pytest.raises(BudgetExceeded, match="daily model budget of \\$1"):
+            await layer.chat_model("fast", RunUsage()).ainvoke([HumanMessage("hi")])
+    assert received == []
