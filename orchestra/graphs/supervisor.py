@@ -15,13 +15,16 @@ from orchestra.graphs.cross_check import grounding_flags, report_headings
 from orchestra.graphs.specialists import specialist
 from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.triage import triage
-from orchestra.graphs.workflows import competitive, market_research, sales_research
+from orchestra.graphs.workflows import competitive, design_to_deployment, market_research, sales_research
 
-Route = Literal["sales_intelligence_research", "market_research", "competitive_analysis", "specialist"]
+Route = Literal[
+    "sales_intelligence_research", "market_research", "competitive_analysis", "design_to_deployment", "specialist"
+]
 WORKFLOWS = {
     "sales_intelligence_research": sales_research.build_graph,
     "market_research": market_research.build_graph,
     "competitive_analysis": competitive.build_graph,
+    "design_to_deployment": design_to_deployment.build_graph,
 }
 
 

@@ -26,7 +26,7 @@ async def test_design_tier_serves_the_pricing_frame(sandbox: Sandbox) -> None:
             await design.call_tool("design__get_figma_data", {"fileKey": pricing["fileKey"], "nodeId": "1:2"})
         )
     assert "Pricing — Desktop" in data
-    assert "layout:" in data
+    assert json.loads(data)["nodes"][0]["name"] == "Pricing — Desktop"
     assert "Inter" in data
 
 

@@ -1,0 +1,176 @@
+"""`design_to_deployment`: Figma data -> component spec -> code -> (approval) -> deploy -> browser test.
+
+Offline the code comes from the deterministic design compiler; deploying changes external state, so the run
+pauses for a person's approval (LangGraph `interrupt`) unless the deploy pool is trusted in config. The approval
+step is a node of its own: on resume LangGraph re-runs the interrupted node from its start, and nothing but the
+question may sit before the interrupt.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Command, interrupt
+
+from orchestra.agents.design_compiler import compile_design
+from orchestra.graphs import pages
+from orchestra.graphs.context import context_of
+from orchestra.graphs.evidence import Step, cite
+from orchestra.graphs.state import RunContext, RunState
+from orchestra.graphs.workflows.synthesis import finish_report
+
+
+def _choose(task: str, files: list[dict[str, Any]]) -> dict[str, Any]:
+    """The design file whose name shares the most words with the task (landing, pricing, settings...)."""
+    words = set(re.findall(r"[a-z]+", task.lower())) - {"page", "the", "from", "figma", "deploy", "design"}
+    return max(files, key=lambda f: (len(words & set(re.findall(r"[a-z]+", f["name"].lower()))), -files.index(f)))
+
+
+async def read_design(state: RunState, runtime: Runtime[RunContext]) -> Command[Literal["build", "__end__"]]:
+    step = Step(state, context_of(runtime))
+    listed = await step.call("design", "design", "list_figma_files", {})
+    files = (listed[0] or {}).get("files", []) if listed else []
+    if not files:
+        return Command(goto=END, update=step.update(answer="No design files are available from the design pool."))
+    chosen = _choose(state["task"], files)
+    frame = chosen["frames"][0]
+    arguments = {"fileKey": chosen["fileKey"], "nodeId": frame["id"]}
+    data = await step.call("design", "design", "get_figma_data", arguments)
+    if data is None:
+        return Command(goto=END, update=step.update(answer=f"Could not read the design {chosen['name']}."))
+    simplified = data[0] if isinstance(data[0], dict) else json.loads(data[0])
+    facts = {"design": {"file": chosen, "frame": frame, "evidence": data[1], "list_evidence": listed[1]}}
+    return Command(goto="build", update=step.update(facts=facts | {"simplified": simplified}))
+
+
+async def build(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """The component spec and the code, written into a build folder of the thread."""
+    context = context_of(runtime)
+    design = state["facts"]["design"]
+    page = compile_design(state["facts"]["simplified"], title=design["file"]["name"])
+    project = re.sub(r"[^a-z0-9]+", "-", design["file"]["name"].lower()).strip("-")[:48]
+    folder = context.reports_dir.parent / "builds" / project
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "index.html").write_text(page.html, encoding="utf-8")
+    built = {
+        "project": project, "folder": str(folder), "spec": page.component_spec,
+        "expected_texts": page.expected_texts, "bytes": len(page.html.encode()),
+    }  # fmt: skip
+    return {"facts": {"build": built}}
+
+
+async def approve(state: RunState, runtime: Runtime[RunContext]) -> Command[Literal["deploy", "report"]]:
+    built = state["facts"]["build"]
+    request = {
+        "tool": "deploy.deploy", "pool": "deploy",
+        "arguments": {"project": built["project"], "directory": built["folder"]},
+        "reason": "deploying publishes a page (a change to external state)",
+    }  # fmt: skip
+    if "deploy" in context_of(runtime).auto_approve_pools:
+        decision: dict[str, Any] = {"action": "approve", "by": "config (trusted pool)"}
+    else:
+        decision = interrupt(request)
+    action = decision.get("action")
+    record = {**request, "decision": action, "by": decision.get("by", "user")}
+    if action == "edit":
+        record["arguments"] = {**request["arguments"], **decision.get("arguments", {})}
+    if action not in ("approve", "edit"):
+        return Command(goto="report", update={"approvals": [record]})
+    return Command(goto="deploy", update={"approvals": [record]})
+
+
+async def deploy(state: RunState, runtime: Runtime[RunContext]) -> Command[Literal["browser_test", "report"]]:
+    step = Step(state, context_of(runtime))
+    arguments = state["approvals"][-1]["arguments"]
+    done = await step.call("design", "deploy", "deploy", arguments)
+    if done is None:
+        return Command(goto="report", update=step.update())
+    return Command(goto="browser_test", update=step.update(facts={"deployment": {**done[0], "evidence": done[1]}}))
+
+
+async def browser_test(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Open the deployed URL in the thread's browser: the page renders, its texts and buttons are there."""
+    step = Step(state, context_of(runtime))
+    deployment = state["facts"]["deployment"]
+    result: dict[str, Any] = {"url": deployment["url"]}
+    if await step.call("web", "browser", "browser_navigate", {"url": deployment["url"]}):
+        snapshot = await step.call("web", "browser", "browser_snapshot", {})
+        if snapshot is not None:
+            seen = " ".join(pages.texts(str(snapshot[0])))
+            expected = state["facts"]["build"]["expected_texts"]
+            result["missing"] = [t for t in expected if t not in seen]
+            result["found"] = len(expected) - len(result["missing"])
+            result["expected"] = len(expected)
+            result["buttons"] = sum(1 for n in pages.nodes(str(snapshot[0])) if n["role"] == "button")
+            result["evidence"] = snapshot[1]
+        # Playwright MCP writes only under its --output-dir: the data directory's playwright/ in our config.
+        saved = context_of(runtime).reports_dir.parent / "playwright" / "screenshots" / f"{deployment['id']}.png"
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        screenshot = {"filename": str(saved), "fullPage": True}
+        shot = await step.call("web", "browser", "browser_take_screenshot", screenshot)
+        if shot is not None:
+            result["screenshot_evidence"] = shot[1]
+            result["screenshot"] = str(saved) if saved.exists() else None
+    return step.update(facts={"test": result})
+
+
+async def report(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    facts = state["facts"]
+    design, built = facts["design"], facts["build"]
+    frame = design["frame"]
+    lines = [
+        f"# Design to deployment: {design['file']['name']}", "## Design",
+        f"- Frame \"{frame['name']}\" ({frame['width']}x{frame['height']}) of file {design['file']['fileKey']}"
+        f"{cite(design['evidence'])}",
+        "## Component spec",
+    ]  # fmt: skip
+    for item in built["spec"][:12]:
+        texts = ", ".join(map(str, item.get("texts", [])))[:100]
+        lines.append(f'- {item.get("kind", "block")} "{item.get("name")}": {texts}')
+    lines += [
+        "## Code",
+        f"- Compiled by the deterministic design compiler: {built['bytes']:,} bytes of HTML and CSS in "
+        f"{built['folder']}/index.html",
+    ]
+    approval = (state.get("approvals") or [{}])[-1]
+    lines.append("## Deployment")
+    if approval.get("decision") not in ("approve", "edit"):
+        done = {"reject": "rejected"}.get(approval.get("decision", ""), "not approved")
+        decision, by = done, approval.get("by", "the user")
+        lines.append(f"- Not deployed: the deployment was {decision} by {by}.")
+    elif "deployment" in facts:
+        deployment = facts["deployment"]
+        lines.append(
+            f"- Deployed as {deployment['id']} at {deployment['url']} (approved by {approval['by']}); production: "
+            f"{deployment['production_url']}{cite(deployment['evidence'])}"
+        )
+        test = facts.get("test", {})
+        lines.append("## Browser test")
+        if "found" in test:
+            verdict = "passed" if not test["missing"] else f"missing {test['missing'][:5]}"
+            lines.append(
+                f"- {test['found']} of {test['expected']} expected texts on the page, {test['buttons']} buttons: "
+                f"{verdict}{cite(test.get('evidence'))}"
+            )
+        if test.get("screenshot"):
+            lines.append(f"- Screenshot: {test['screenshot']}{cite(test.get('screenshot_evidence'))}")
+    else:
+        lines.append("- The deploy call failed; see the evidence table.")
+    return await finish_report(state, context_of(runtime), "\n".join(lines), reader="design lead")
+
+
+def build_graph(context_schema: type[RunContext] | None = RunContext) -> StateGraph:
+    """The graph; `context_schema=None` for servers that bring no run context (LangGraph Studio)."""
+    graph = StateGraph(RunState, context_schema=context_schema)
+    for name, node in (("read_design", read_design), ("build", build), ("approve", approve), ("deploy", deploy),
+                       ("browser_test", browser_test), ("report", report)):  # fmt: skip
+        graph.add_node(name, node)
+    graph.add_edge(START, "read_design")
+    graph.add_edge("build", "approve")
+    graph.add_edge("browser_test", "report")
+    graph.add_edge("report", END)
+    return graph

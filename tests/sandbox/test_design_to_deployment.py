@@ -1,0 +1,64 @@
+"""design_to_deployment end to end, offline: the approval interrupt, then approve, edit and reject."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from orchestra.graphs.runner import RunResult
+from tests.sandbox.conftest import Sandbox
+from tests.sandbox.test_workflows import run
+
+
+def approver(decision: dict[str, Any], asked: list[dict[str, Any]]) -> Any:
+    async def approve(request: dict[str, Any]) -> dict[str, Any]:
+        asked.append(request)
+        return decision
+
+    return approve
+
+
+async def fetch(url: str) -> str:
+    async with httpx.AsyncClient() as http:
+        return (await http.get(url)).text
+
+
+def deployed_url(result: RunResult) -> str:
+    line = next(line for line in result.answer.splitlines() if line.startswith("- Deployed as "))
+    return line.split(" at ")[1].split(" ")[0]
+
+
+async def test_approved_deployment_serves_the_compiled_design_and_passes_the_browser_test(sandbox: Sandbox) -> None:
+    asked: list[dict[str, Any]] = []
+    result = await run(sandbox, "Deploy the pricing page from Figma", approve=approver({"action": "approve"}, asked))
+    assert result.triage["workflow"] == "design_to_deployment"
+    assert asked[0]["tool"] == "deploy.deploy"
+    assert asked[0]["arguments"]["project"] == "orchestra-pricing-page"
+    assert "(approved by user)" in result.answer
+    page = await fetch(deployed_url(result))
+    for text in ("Starter", "$19/mo", "Team", "$49/mo", "Enterprise", "$199/mo"):
+        assert text in page
+    test_line = next(line for line in result.answer.splitlines() if "expected texts on the page" in line)
+    assert ": passed [" in test_line
+    shot = next(line for line in result.answer.splitlines() if line.startswith("- Screenshot: "))
+    path = shot.removeprefix("- Screenshot: ").split(" [")[0]
+    assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_an_edited_approval_deploys_under_the_edited_project(sandbox: Sandbox) -> None:
+    asked: list[dict[str, Any]] = []
+    decision = {"action": "edit", "arguments": {"project": "settings-preview"}}
+    result = await run(sandbox, "Ship the settings page design to production", approve=approver(decision, asked))
+    assert result.triage["workflow"] == "design_to_deployment"
+    assert "/p/settings-preview/" in result.answer
+    assert "Settings" in await fetch(deployed_url(result))
+
+
+async def test_a_rejected_deployment_deploys_nothing(sandbox: Sandbox) -> None:
+    before = sorted(p.name for p in sandbox.paths.deployments.iterdir())
+    result = await run(sandbox, "Deploy the landing page from Figma", approve=approver({"action": "reject"}, []))
+    assert "Not deployed: the deployment was rejected by user." in result.answer
+    assert sorted(p.name for p in sandbox.paths.deployments.iterdir()) == before
+    assert not any(e["tool"] == "deploy.deploy" for e in result.evidence)
