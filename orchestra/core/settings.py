@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from orchestra.core.models_config import ModelsConfig
 from orchestra.gateway.config import GatewayConfig
+from orchestra.graphs.config import RoutingConfig
 from orchestra.sandbox.config import SandboxConfig
 
 DEFAULT_CONFIG = Path("config/orchestra.yaml")
@@ -42,6 +43,7 @@ class OrchestraSettings(BaseSettings):
     )
     gateway: GatewayConfig = Field(default_factory=GatewayConfig, description="The pooled MCP gateway.")
     models: ModelsConfig = Field(default_factory=ModelsConfig, description="LLM tiers, budgets, call log.")
+    routing: RoutingConfig = Field(default_factory=RoutingConfig, description="Triage and approvals.")
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig, description="The embedded demo world.")
 
     @classmethod

@@ -68,8 +68,13 @@ async def run_task(
     """Run (or resume) `task` on `thread_id`; approvals are asked through `approve` as they come."""
     thread_id = thread_id or uuid.uuid4().hex
     tools = ThreadTools(gateway_url, headers)
-    context = RunContext(tools=tools, llm=LLMLayer(settings.models, environ, settings.data_dir),
-                         reports_dir=settings.data_dir / "reports")  # fmt: skip
+    context = RunContext(
+        tools=tools,
+        llm=LLMLayer(settings.models, environ, settings.data_dir),
+        reports_dir=settings.data_dir / "reports",
+        auto_approve_pools=frozenset(settings.routing.approvals.auto_approve_pools),
+        triage_model_below=settings.routing.triage.model_below_confidence,
+    )  # fmt: skip
     graph = build_graph().compile(checkpointer=checkpointer)
     config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
     notify = progress or (lambda kind, data: None)

@@ -49,3 +49,4 @@ class RunContext:
     reports_dir: Path
     usage: RunUsage = field(default_factory=RunUsage)
     auto_approve_pools: frozenset[str] = frozenset()
+    triage_model_below: float = 0.5

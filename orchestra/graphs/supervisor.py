@@ -5,16 +5,20 @@ The workflow's or specialist's answer *is* the answer: no extra hop rewrites it.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
+from langchain_core.messages import HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from orchestra.graphs.context import context_of
 from orchestra.graphs.cross_check import grounding_flags, report_headings
+from orchestra.graphs.prompts import TRIAGE
 from orchestra.graphs.specialists import specialist
 from orchestra.graphs.state import RunContext, RunState
-from orchestra.graphs.triage import triage
+from orchestra.graphs.triage import Triage, triage
 from orchestra.graphs.workflows import competitive, design_to_deployment, market_research, sales_research
 
 Route = Literal[
@@ -28,10 +32,24 @@ WORKFLOWS = {
 }
 
 
-async def route(state: RunState) -> Command[Route]:
-    decision = triage(state["task"])
-    target = decision.workflow if decision.workflow in WORKFLOWS else "specialist"
-    return Command(goto=target, update={"triage": decision.model_dump()})
+async def route(state: RunState, runtime: Runtime[RunContext]) -> Command[Route]:
+    decision = triage(state["task"]).model_dump()
+    context = context_of(runtime)
+    if decision["confidence"] < context.triage_model_below and not context.llm.offline:
+        decision = await _ask_model(state["task"], decision, context)
+    target = decision["workflow"] if decision["workflow"] in WORKFLOWS else "specialist"
+    return Command(goto=target, update={"triage": decision})
+
+
+async def _ask_model(task: str, rules: dict[str, Any], context: RunContext) -> dict[str, Any]:
+    """The fast model's labels when they parse and are valid; otherwise the rules' answer stands."""
+    reply = await context.llm.chat_model("fast", context.usage).ainvoke([HumanMessage(TRIAGE.format(task=task))])
+    try:
+        found = json.loads(str(reply.content).strip().removeprefix("```json").strip("`\n "))
+        labels = Triage(**{k: found.get(k) for k in ("domain", "complexity", "workflow")}, confidence=0.75)
+    except (ValueError, TypeError, AttributeError):
+        return rules | {"reasons": [*rules.get("reasons", []), "the model's answer did not parse; rules kept"]}
+    return labels.model_dump() | {"reasons": [*rules.get("reasons", []), "low confidence: labels from the fast model"]}
 
 
 async def cross_check(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:

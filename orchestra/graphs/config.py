@@ -1,0 +1,35 @@
+"""The `routing:` section: how tasks are triaged and which tool calls need a person's approval."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TriageConfig(_Section):
+    """Triage runs on rules, in milliseconds; a model is asked only when the rules are unsure."""
+
+    model_below_confidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Ask the `fast` model when the rules' confidence is below this (and a model is set).",
+    )
+
+
+class ApprovalsConfig(_Section):
+    """Tool calls that change external state pause the run until a person approves, edits or rejects them."""
+
+    auto_approve_pools: list[str] = Field(
+        default_factory=list, description="Pools trusted to change state without asking, e.g. `[deploy]` in a sandbox."
+    )
+
+
+class RoutingConfig(_Section):
+    """Triage and approvals."""
+
+    triage: TriageConfig = Field(default_factory=TriageConfig, description="Rules first, a model when unsure.")
+    approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig, description="Who approves writes.")
