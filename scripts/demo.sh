@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The demo: build the sandbox world, start the gateway on the shipped config, make one real tool call through
-# every pool that is on, show the pools, stop the gateway. The sandbox host stays up for exploring
-# (`orchestra sandbox down` stops it).
+# The demo: build the sandbox world, start the gateway on the shipped config, run the headline task (a sales brief,
+# offline, through the real gateway and MCP servers), make one real tool call through every pool that is on, show
+# the pools, stop the gateway. The sandbox host stays up for exploring (`orchestra sandbox down` stops it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 orchestra=".venv/bin/orchestra"
@@ -35,6 +35,13 @@ print(company["name"].replace(" ", "_"), company["domain"], settings.sandbox.bas
 PY
 )
 company="${company//_/ }"
+echo
+echo "== the headline task: orchestra run \"Research $company for our sales call tomorrow\""
+started=$(date +%s%N)
+"$orchestra" run "Research $company for our sales call tomorrow" --gateway "$gateway" --yes
+echo "== headline task wall time: $(( ($(date +%s%N) - started) / 1000000 )) ms"
+
+echo; echo "== a tour of the pools: one call through each"
 call() { local pool="$1" tool="$2" args="$3"; echo; echo "== $pool: $tool $args"
   "$orchestra" tools call "$tool" "$args" --pool "$pool" --gateway "$gateway" --max-chars 700; }
 

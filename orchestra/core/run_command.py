@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import time
 from typing import Any
 
-from orchestra.core.checkpoint import open_checkpointer
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.prompt import Prompt
 
+from orchestra.core.checkpoint import open_checkpointer
 from orchestra.core.settings import OrchestraSettings
 from orchestra.gateway.server import embedded_gateway
 from orchestra.graphs.runner import run_task
@@ -64,7 +65,7 @@ async def run_command(
             err.print("[dim]starting the gateway for this run...[/dim]")
             gateway = await stack.enter_async_context(embedded_gateway(settings.gateway, environ))
         checkpointer = await stack.enter_async_context(
-            open_checkpointer(settings.data_dir, settings.gateway.redis_url and environ.get("REDIS_URL"))
+            open_checkpointer(settings.data_dir, environ.get("REDIS_URL") or None)
         )
         result = await run_task(
             task, settings=settings, environ=environ, gateway_url=gateway, checkpointer=checkpointer,
@@ -73,7 +74,10 @@ async def run_command(
     if as_json:
         print(json.dumps(result.as_dict(), indent=2))
     else:
-        Console().print(Markdown(result.answer))
+        if sys.stdout.isatty():
+            Console().print(Markdown(result.answer))
+        else:  # piped or saved: the Markdown itself
+            print(result.answer)
         for flag in result.flags:
             err.print(f"[yellow]cross-check:[/yellow] {flag}")
         err.print(f"[dim]thread {result.thread_id}; report saved to {result.report_path}; "

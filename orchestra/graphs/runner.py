@@ -86,8 +86,10 @@ async def run_task(
             pending = None  # a run of this task was interrupted on this thread: resume from its last checkpoint
             notify("resume", {"next": list(snapshot.next)})
         while True:
+            # "sync": each step's checkpoint is written before the next step starts, so a run killed mid-way
+            # resumes at the step it was in (the default writes in the background and may lose the last step).
             async for namespace, update in graph.astream(
-                pending, config, context=context, stream_mode="updates", subgraphs=True
+                pending, config, context=context, stream_mode="updates", subgraphs=True, durability="sync"
             ):
                 for node, values in update.items():
                     _report_progress(notify, node, values, namespace, seen)
