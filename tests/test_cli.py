@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,11 +22,22 @@ def orchestra(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     )
 
 
+def test_route_prints_the_triage_contract() -> None:
+    result = orchestra("route", "--json", "Research brurex.example for our sales call tomorrow")
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == {
+        "domain": "bi",
+        "complexity": "high",
+        "workflow": "sales_intelligence_research",
+        "confidence": 0.8,
+    }
+
+
 def test_help_starts_with_a_working_example() -> None:
     result = orchestra("--help")
     assert result.returncode == 0
     assert "Example: orchestra gateway" in result.stdout
-    for command in ("gateway", "status", "tools", "config"):
+    for command in ("gateway", "status", "tools", "config", "run", "route", "sandbox"):
         assert command in result.stdout
 
 
@@ -72,6 +84,9 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
         subprocess.run([sys.executable, "-m", "orchestra", "sandbox", "down"], cwd=ROOT, env=env, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "sandbox up: seed 42" in result.stdout
+    assert "# Sales brief: " in result.stdout  # the headline task's brief
+    assert "Offline mode: no model was used" in result.stdout
+    assert "== headline task wall time: " in result.stdout
     for pool in ("browser", "fetch", "crm", "enrichment", "social", "warehouse", "design", "deploy", "models"):
         assert f"== {pool}: " in result.stdout
     assert "Echo: hello from Orchestra" in result.stdout
