@@ -110,6 +110,8 @@ class StdioConnection(Connection):
 
     async def _exchange(self, request_id: int, message: dict[str, Any]) -> dict[str, Any]:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        # A caller that gave up (timeout, cancel) no longer awaits it: mark its failure as seen.
+        future.add_done_callback(lambda done: done.cancelled() or done.exception())
         self._pending[request_id] = future
         try:
             await self._write(message)

@@ -55,5 +55,25 @@ def report_headings(answer: str) -> set[str]:
     return words
 
 
-def summarize(flags: list[str]) -> dict[str, Any]:
-    return {"checked": True, "grounded": not flags, "flags": flags}
+def parse_verdict(text: str) -> dict[str, Any] | None:
+    """A panel member's structured verdict `{"verdict": "agree"|"disagree", "issues": [...]}`, or None."""
+    match = re.search(r"\{.*\}", text, re.S)
+    try:
+        found = json.loads(match.group(0)) if match else None
+    except ValueError:
+        return None
+    if not isinstance(found, dict) or found.get("verdict") not in ("agree", "disagree"):
+        return None
+    issues = found.get("issues") if isinstance(found.get("issues"), list) else []
+    return {"verdict": found["verdict"], "issues": [str(i) for i in issues][:10]}
+
+
+def panel_flags(verdicts: dict[str, dict[str, Any] | None]) -> list[str]:
+    """Disagreement is shown, never resolved silently: each dissenting model's issues become flags."""
+    flags = []
+    for model, verdict in verdicts.items():
+        if verdict is None:
+            flags.append(f"panel: {model} gave no usable verdict")
+        elif verdict["verdict"] == "disagree":
+            flags.extend(f"panel: {model} disagrees: {issue}" for issue in verdict["issues"] or ["(no reason given)"])
+    return flags

@@ -11,3 +11,13 @@ changes external state (creates, updates, sends, deploys...) or must be exactly 
 workflow: only when the task is one of those four jobs, else null.
 
 Task: {task}"""
+
+VERIFY = """You are checking an answer before it goes to a {audience}. Compare every number, name and claim in the
+answer with the evidence (tool results). Reply with one JSON object only:
+{{"verdict": "agree" or "disagree", "issues": ["each claim the evidence does not support, with the correct value"]}}
+
+Evidence:
+{evidence}
+
+Answer:
+{answer}"""

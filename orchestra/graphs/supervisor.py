@@ -5,6 +5,7 @@ The workflow's or specialist's answer *is* the answer: no extra hop rewrites it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, Literal
 
@@ -14,8 +15,8 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from orchestra.graphs.context import context_of
-from orchestra.graphs.cross_check import grounding_flags, report_headings
-from orchestra.graphs.prompts import TRIAGE
+from orchestra.graphs.cross_check import grounding_flags, panel_flags, parse_verdict, report_headings
+from orchestra.graphs.prompts import TRIAGE, VERIFY
 from orchestra.graphs.specialists import specialist
 from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.triage import Triage, triage
@@ -53,11 +54,20 @@ async def _ask_model(task: str, rules: dict[str, Any], context: RunContext) -> d
 
 
 async def cross_check(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Critical answers only: offline, a grounding check of every number and name against the tool results."""
+    """Critical answers only: a grounding check of every number and name against the tool results, and, with
+    models configured, the panel's verdicts, asked in parallel; disagreement goes out with the answer as flags."""
     if state.get("triage", {}).get("complexity") != "critical" or not state.get("answer"):
         return {}
-    answer = state["answer"]
-    flags = grounding_flags(answer, state.get("evidence", []), report_headings(answer))
+    answer, evidence = state["answer"], state.get("evidence", [])
+    flags = grounding_flags(answer, evidence, report_headings(answer))
+    context = context_of(runtime)
+    panel = [] if context.llm.offline else context.llm.panel(context.usage)
+    if len(panel) >= 2:
+        ledger = json.dumps([{"id": e["id"], "tool": e["tool"], "result": e["result"]} for e in evidence if e["ok"]])
+        prompt = VERIFY.format(audience="high-stakes reader", evidence=ledger[:30_000], answer=answer)
+        replies = await asyncio.gather(*(model.ainvoke([HumanMessage(prompt)]) for _, model in panel))
+        verdicts = {name: parse_verdict(str(reply.content)) for (name, _), reply in zip(panel, replies, strict=True)}
+        flags += panel_flags(verdicts)
     return {"flags": flags}
 
 

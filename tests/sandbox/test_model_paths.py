@@ -18,11 +18,14 @@ from tests.scripted_llm import Script, reply, scripted_llm, tool_call
 LANGGRAPH_SUPERVISOR_MIN_CALLS = 3  # supervisor routes, worker answers, supervisor answers again
 
 
-async def run_with_model(sandbox: Sandbox, task: str, script: Script) -> tuple[RunResult, list[dict[str, Any]]]:
+async def run_with_model(
+    sandbox: Sandbox, task: str, script: Script, panel: tuple[str, ...] = ()
+) -> tuple[RunResult, list[dict[str, Any]]]:
     app, received = scripted_llm(script)
     async with serving(app) as base:
         route = {"model": "openai/gpt-4.1-mini", "api_key": "${SCRIPTED_KEY}", "api_base": f"{base}/v1"}
-        models = ModelsConfig.model_validate({"tiers": {"fast": [route], "premium": [route]}})
+        members = [{**route, "model": name} for name in panel]
+        models = ModelsConfig.model_validate({"tiers": {"fast": [route], "premium": [route], "panel": members}})
         settings = load_settings(ROOT / "config" / "orchestra.yaml").model_copy(
             update={"data_dir": sandbox.paths.root.parent, "models": models}
         )
@@ -68,3 +71,42 @@ async def test_a_specialist_calls_tools_through_the_gateway_in_two_model_calls(s
     assert "crm__hubspot-search-objects" in {t["function"]["name"] for t in received[0]["tools"]}
     assert result.answer.startswith(f"{company.name} is at lifecycle stage ")
     assert result.answer.split("stage ")[1].split(" ")[0] in {"lead", "opportunity", "customer"}
+
+
+async def test_a_panel_disagreement_goes_out_flagged_with_the_answer(sandbox: Sandbox) -> None:
+    company = sandbox.world.companies[44]
+
+    def script(body: dict[str, Any]) -> dict[str, Any]:
+        prompt = body["messages"][-1]["content"]
+        if "You are checking an answer" not in prompt:
+            return reply(f"{company.name} is worth a call [E1]. Next step: call.")
+        if body["model"] == "gpt-4.1":
+            return reply('{"verdict": "disagree", "issues": ["the funding total is not in the evidence"]}')
+        return reply('{"verdict": "agree", "issues": []}')
+
+    task = f"Research {company.domain} for our sales call; the brief goes to the board so it must be exact"
+    result, received = await run_with_model(sandbox, task, script, panel=("openai/gpt-4.1-mini", "openai/gpt-4.1"))
+    assert result.triage["complexity"] == "critical"
+    assert result.usage["calls"] == 3  # the summary, then two panel verdicts asked in parallel
+    assert result.flags == ["panel: openai/gpt-4.1 disagrees: the funding total is not in the evidence"]
+    verify = next(r for r in received if "You are checking an answer" in r["messages"][-1]["content"])
+    assert f"# Sales brief: {company.name}" in verify["messages"][-1]["content"]
+    assert result.report_path is not None
+    assert "Cross-check:** panel: openai/gpt-4.1 disagrees" in result.report_path.read_text()
+
+
+async def test_low_rule_confidence_asks_the_fast_model_to_route(sandbox: Sandbox) -> None:
+    company = sandbox.world.companies[45]
+    labels = {"domain": "bi", "complexity": "high", "workflow": "sales_intelligence_research"}
+
+    def script(body: dict[str, Any]) -> dict[str, Any]:
+        if "Classify the task for routing" in body["messages"][-1]["content"]:
+            return reply(json.dumps(labels))
+        return reply(f"{company.name}: see the brief [E1]. Next step: call.")
+
+    task = f"Brief me on {company.domain} for the board; it must be exact"  # the rules are unsure of this one
+    result, received = await run_with_model(sandbox, task, script)
+    assert result.triage["workflow"] == "sales_intelligence_research"
+    assert "low confidence: labels from the fast model" in result.triage["reasons"]
+    assert "Classify the task for routing" in received[0]["messages"][-1]["content"]
+    assert result.usage["calls"] == 2  # routing, then the brief's summary
