@@ -97,11 +97,9 @@ async def run_task(
             interrupts = [i for task_ in state.tasks for i in task_.interrupts]
             if not interrupts:
                 break
-            request = interrupts[0].value
             if approve is None:
-                raise PermissionError(f"the run needs approval for {request.get('tool')} and no approver is present")
-            notify("approval", request)
-            pending = Command(resume=await approve(request))
+                raise PermissionError(f"the run needs an approval and no approver is present: {interrupts[0].value}")
+            pending = Command(resume=await _decide(interrupts[0].value, approve, notify))
     finally:
         await tools.aclose()
     values = state.values
@@ -109,6 +107,27 @@ async def run_task(
     report = save_report(context.reports_dir, thread_id, task, answer, flags) if answer else None
     return RunResult(thread_id, answer, values.get("triage", {}), flags, bool(values.get("model_used")),
                      context.usage.as_dict(), report, values.get("evidence", []))  # fmt: skip
+
+
+async def _decide(request: dict[str, Any], approve: Approver, notify: Progress) -> Any:
+    """Ask about each gated call, whether the request is a workflow's (one call) or a specialist agent's
+    (LangChain's human-in-the-loop batch), and answer in the form that asked."""
+    if "action_requests" not in request:
+        notify("approval", request)
+        return await approve(request)
+    decisions = []
+    for action in request["action_requests"]:
+        question = {"tool": action["name"], "arguments": action["args"], "reason": action.get("description", "")}
+        notify("approval", question)
+        answer = await approve(question)
+        if answer.get("action") == "approve":
+            decisions.append({"type": "approve"})
+        elif answer.get("action") == "edit":
+            edited = {"name": action["name"], "args": {**action["args"], **answer.get("arguments", {})}}
+            decisions.append({"type": "edit", "edited_action": edited})
+        else:
+            decisions.append({"type": "reject", "message": "The user rejected this call."})
+    return {"decisions": decisions}
 
 
 def _report_progress(notify: Progress, node: str, values: Any, namespace: tuple[str, ...], seen: set[str]) -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from langchain.agents import create_agent
+from langchain.agents.middleware import HumanInTheLoopMiddleware
 from langchain_core.messages import HumanMessage
+from langchain_core.tools import BaseTool
 from langgraph.runtime import Runtime
 
 from orchestra.agents.ai import AI
@@ -18,6 +20,18 @@ from orchestra.graphs.context import context_of
 from orchestra.graphs.state import RunContext, RunState
 
 SPECIALISTS: dict[str, Specialist] = {s.domain: s for s in (WEB, DESIGN, BI, AI)}
+
+
+def _approvals(tools: list[BaseTool], context: RunContext) -> HumanInTheLoopMiddleware:
+    """Every tool that changes state (MCP annotation `readOnlyHint: false`) waits for a person, unless its pool is
+    trusted in `routing.approvals.auto_approve_pools`."""
+    gated = {
+        tool.name: {"allowed_decisions": ["approve", "edit", "reject"]}
+        for tool in tools
+        if (tool.metadata or {}).get("readOnlyHint") is not True
+        and tool.name.split("__", 1)[0] not in context.auto_approve_pools
+    }
+    return HumanInTheLoopMiddleware(interrupt_on=gated, description_prefix="This call changes external state")  # type: ignore[arg-type]
 
 
 async def specialist(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -33,6 +47,6 @@ async def specialist(state: RunState, runtime: Runtime[RunContext]) -> dict[str,
         return {"answer": answer, "model_used": False}
     model = context.llm.chat_model(chosen.model_tier(decision["complexity"]), context.usage)
     tools = await context.tools.langchain_tools(chosen.tools_tier)
-    agent = create_agent(model, tools, system_prompt=chosen.instructions)
+    agent = create_agent(model, tools, system_prompt=chosen.instructions, middleware=[_approvals(tools, context)])
     result = await agent.ainvoke({"messages": [HumanMessage(state["task"])]})
     return {"answer": str(result["messages"][-1].content), "model_used": True, "usage": context.usage.as_dict()}

@@ -110,3 +110,53 @@ async def test_low_rule_confidence_asks_the_fast_model_to_route(sandbox: Sandbox
     assert "low confidence: labels from the fast model" in result.triage["reasons"]
     assert "Classify the task for routing" in received[0]["messages"][-1]["content"]
     assert result.usage["calls"] == 2  # routing, then the brief's summary
+
+
+async def test_a_specialists_write_waits_for_approval_and_runs_only_when_approved(sandbox: Sandbox) -> None:
+    company = sandbox.world.company(sandbox.world.crm_company_ids[9])
+    async with sandbox.client("crm") as crm:
+        found = await crm.call_tool("hubspot-search-objects", {"objectType": "companies", "query": company.domain})
+        crm_id = json.loads(found.content[0].text)["results"][0]["id"]
+
+    def script(body: dict[str, Any]) -> dict[str, Any]:
+        if body["messages"][-1]["role"] != "tool":
+            arguments = {
+                "type": "NOTE",
+                "associations": {"companyIds": [crm_id]},
+                "metadata": {"body": "Wants a demo."},
+            }
+            return tool_call("crm__hubspot-create-engagement", arguments)
+        return reply("Done: the note is logged.")
+
+    async def notes() -> list[str]:
+        async with sandbox.client("crm") as crm:
+            linked = await crm.call_tool(
+                "hubspot-list-associations", {"objectType": "companies", "objectId": crm_id, "toObjectType": "notes"}
+            )
+        return [n["properties"]["hs_note_body"] for n in json.loads(linked.content[0].text)["results"]]
+
+    task = f"log a note on {company.domain} in our crm: they asked for a demo next week"
+    asked: list[dict[str, Any]] = []
+    for decision, expected in (({"action": "reject"}, 0), ({"action": "edit", "arguments": {
+            "metadata": {"body": "Wants a demo on Tuesday."}}}, 1)):  # fmt: skip
+
+        async def approve(request: dict[str, Any], decision: dict[str, Any] = decision) -> dict[str, Any]:
+            asked.append(request)
+            return decision
+
+        app, _ = scripted_llm(script)
+        async with serving(app) as base:
+            route = {"model": "openai/gpt-4.1-mini", "api_key": "${SCRIPTED_KEY}", "api_base": f"{base}/v1"}
+            settings = load_settings(ROOT / "config" / "orchestra.yaml").model_copy(update={
+                "data_dir": sandbox.paths.root.parent,
+                "models": ModelsConfig.model_validate({"tiers": {"fast": [route], "premium": [route]}}),
+            })  # fmt: skip
+            result = await run_task(
+                task, settings=settings, environ={"SCRIPTED_KEY": "k"}, gateway_url=sandbox.gateway_url,
+                checkpointer=InMemorySaver(), approve=approve,
+            )  # fmt: skip
+        assert result.triage["workflow"] is None
+        assert sum(body == "Wants a demo on Tuesday." for body in await notes()) == expected
+    assert [a["tool"] for a in asked] == ["crm__hubspot-create-engagement"] * 2
+    assert asked[0]["arguments"]["metadata"] == {"body": "Wants a demo."}
+    assert "Wants a demo." not in await notes()  # the rejected call never ran
