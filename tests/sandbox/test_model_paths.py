@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 from langgraph.checkpoint.memory import InMemorySaver
 
 from orchestra.core.models_config import ModelsConfig
@@ -19,7 +20,7 @@ LANGGRAPH_SUPERVISOR_MIN_CALLS = 3  # supervisor routes, worker answers, supervi
 
 
 async def run_with_model(
-    sandbox: Sandbox, task: str, script: Script, panel: tuple[str, ...] = ()
+    sandbox: Sandbox, task: str, script: Script, panel: tuple[str, ...] = (), **options: Any
 ) -> tuple[RunResult, list[dict[str, Any]]]:
     app, received = scripted_llm(script)
     async with serving(app) as base:
@@ -31,7 +32,7 @@ async def run_with_model(
         )
         result = await run_task(
             task, settings=settings, environ={"SCRIPTED_KEY": "k"}, gateway_url=sandbox.gateway_url,
-            checkpointer=InMemorySaver(),
+            checkpointer=InMemorySaver(), **options,
         )  # fmt: skip
     return result, received
 
@@ -160,3 +161,30 @@ async def test_a_specialists_write_waits_for_approval_and_runs_only_when_approve
     assert [a["tool"] for a in asked] == ["crm__hubspot-create-engagement"] * 2
     assert asked[0]["arguments"]["metadata"] == {"body": "Wants a demo."}
     assert "Wants a demo." not in await notes()  # the rejected call never ran
+
+
+async def test_a_model_improves_the_compiled_page_only_when_it_keeps_every_text(sandbox: Sandbox) -> None:
+    async def approve(request: dict[str, Any]) -> dict[str, Any]:
+        return {"action": "approve"}
+
+    def improving(keep_texts: bool) -> Script:
+        def script(body: dict[str, Any]) -> dict[str, Any]:
+            prompt = body["messages"][-1]["content"]
+            if "Improve this generated HTML" not in prompt:
+                return reply("Deployed [E3]. Next step: review it.")
+            html = prompt.split("Generated HTML:\n", 1)[1]
+            improved = html.replace("<head>", "<head><!-- improved by the model -->")
+            return reply(improved if keep_texts else "<html><body>Lorem ipsum</body></html>")
+
+        return script
+
+    kept, _ = await run_with_model(sandbox, "Deploy the settings page from Figma", improving(True), approve=approve)
+    assert "Written by the design compiler, improved by a model" in kept.answer
+    assert kept.usage["calls"] == 2  # the improvement, then the summary
+    lost, _ = await run_with_model(sandbox, "Deploy the landing page from Figma", improving(False), approve=approve)
+    assert "Written by the deterministic design compiler" in lost.answer  # the model dropped texts: not used
+    for result, marker in ((kept, True), (lost, False)):
+        url = next(line for line in result.answer.splitlines() if line.startswith("- Deployed as ")).split(" at ")[1]
+        async with httpx.AsyncClient() as http:
+            page = (await http.get(url.split(" ")[0])).text
+        assert ("<!-- improved by the model -->" in page) is marker

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from html import escape as html_escape
 from typing import Any, Literal
 
+from langchain_core.messages import HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
@@ -21,6 +23,7 @@ from orchestra.graphs import pages
 from orchestra.graphs.context import context_of
 from orchestra.graphs.evidence import Step, cite
 from orchestra.graphs.state import RunContext, RunState
+from orchestra.graphs.workflows.prompts import IMPROVE_PAGE
 from orchestra.graphs.workflows.synthesis import finish_report
 
 
@@ -47,18 +50,34 @@ async def read_design(state: RunState, runtime: Runtime[RunContext]) -> Command[
     return Command(goto="build", update=step.update(facts=facts | {"simplified": simplified}))
 
 
+async def _improved(context: RunContext, html: str, spec: list[dict[str, Any]], texts: list[str]) -> str | None:
+    """The model's improvement of the compiled page, kept only if it is a whole page that still shows every text."""
+    model = context.llm.chat_model("premium", context.usage)
+    prompt = IMPROVE_PAGE.format(spec=json.dumps(spec)[:8000], html=html)
+    reply = str((await model.ainvoke([HumanMessage(prompt)])).content).strip()
+    candidate = re.sub(r"^```(?:html)?\s*|\s*```$", "", reply)
+    complete = "<html" in candidate.lower() and "</html>" in candidate.lower()
+    return candidate if complete and all(html_escape(t) in candidate or t in candidate for t in texts) else None
+
+
 async def build(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """The component spec and the code, written into a build folder of the thread."""
+    """The component spec and the code, written into a build folder of the thread. Offline the code is the design
+    compiler's; with a model, the model's improvement replaces it when it keeps every text of the design."""
     context = context_of(runtime)
     design = state["facts"]["design"]
     page = compile_design(state["facts"]["simplified"], title=design["file"]["name"])
+    html, author = page.html, "the deterministic design compiler"
+    if not context.llm.offline:
+        better = await _improved(context, page.html, page.component_spec, page.expected_texts)
+        if better is not None:
+            html, author = better, "the design compiler, improved by a model"
     project = re.sub(r"[^a-z0-9]+", "-", design["file"]["name"].lower()).strip("-")[:48]
     folder = context.reports_dir.parent / "builds" / project
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "index.html").write_text(page.html, encoding="utf-8")
+    (folder / "index.html").write_text(html, encoding="utf-8")
     built = {
         "project": project, "folder": str(folder), "spec": page.component_spec,
-        "expected_texts": page.expected_texts, "bytes": len(page.html.encode()),
+        "expected_texts": page.expected_texts, "bytes": len(html.encode()), "author": author,
     }  # fmt: skip
     return {"facts": {"build": built}}
 
@@ -133,8 +152,7 @@ async def report(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any
         lines.append(f'- {item.get("kind", "block")} "{item.get("name")}": {texts}')
     lines += [
         "## Code",
-        f"- Compiled by the deterministic design compiler: {built['bytes']:,} bytes of HTML and CSS in "
-        f"{built['folder']}/index.html",
+        f"- Written by {built['author']}: {built['bytes']:,} bytes of HTML and CSS in {built['folder']}/index.html",
     ]
     approval = (state.get("approvals") or [{}])[-1]
     lines.append("## Deployment")

@@ -7,3 +7,14 @@ that starts with "Next step:".
 
 Report:
 {report}"""
+
+IMPROVE_PAGE = """Improve this generated HTML page so it is production quality: semantic structure,
+accessible labels and alt texts, responsive layout for narrow screens, and the same look as the design.
+Keep every visible text exactly as it is, keep it one standalone file (no external requests), and reply with
+the complete HTML document only.
+
+Component spec:
+{spec}
+
+Generated HTML:
+{html}"""
