@@ -81,7 +81,8 @@ async def run_task(
     seen: set[str] = set()  # a subgraph's evidence comes again in its parent's update
     pending: Any = {"task": task, "evidence": [], "flags": [], "facts": {}, "approvals": []}
     try:
-        snapshot = await graph.aget_state(config)
+        snapshot = await graph.aget_state(config, subgraphs=True)
+        seen.update(e["id"] for e in _all_evidence(snapshot))  # progress shows only the calls this run makes
         if snapshot.next and snapshot.values.get("task") == task:
             pending = None  # a run of this task was interrupted on this thread: resume from its last checkpoint
             notify("resume", {"next": list(snapshot.next)})
@@ -107,6 +108,15 @@ async def run_task(
     report = save_report(context.reports_dir, thread_id, task, answer, flags) if answer else None
     return RunResult(thread_id, answer, values.get("triage", {}), flags, bool(values.get("model_used")),
                      context.usage.as_dict(), report, values.get("evidence", []))  # fmt: skip
+
+
+def _all_evidence(snapshot: Any) -> list[dict[str, Any]]:
+    """Evidence in a state snapshot and in the snapshots of its interrupted subgraphs."""
+    found = list(snapshot.values.get("evidence", []))
+    for task_ in snapshot.tasks:
+        if task_.state is not None and hasattr(task_.state, "values"):
+            found += _all_evidence(task_.state)
+    return found
 
 
 async def _decide(request: dict[str, Any], approve: Approver, notify: Progress) -> Any:
