@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
@@ -16,13 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from starlette.applications import Starlette
 
 from orchestra.gateway.app import create_app
 from orchestra.gateway.config import GatewayConfig
+from orchestra.gateway.server import serve_in_loop
 
 ROOT = Path(__file__).resolve().parent.parent
 EVERYTHING_SERVER = [str(ROOT / "node_modules" / ".bin" / "mcp-server-everything")]
@@ -59,23 +58,8 @@ def executions(exec_log: Path, tool: str) -> list[str]:
 @contextlib.asynccontextmanager
 async def serving(app: Starlette, port: int | None = None) -> AsyncIterator[str]:
     """Serve an ASGI app with uvicorn in this event loop, on a (free) loopback port; yields its base URL."""
-    port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("server stopped during start-up")
-        if time.monotonic() > deadline:
-            raise TimeoutError("server did not start")
-        await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with serve_in_loop(app, port) as url:
+        yield url
 
 
 @contextlib.asynccontextmanager

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from orchestra.core.settings import ConfigError, OrchestraSettings, load_settings, runtime_environment
+from orchestra.core.cli_common import ConfigOption, err, settings_or_exit
+from orchestra.core.settings import runtime_environment
 from orchestra.sandbox.cli import app as sandbox_app
 
 app = typer.Typer(
@@ -22,20 +23,6 @@ app.add_typer(config_app, name="config")
 app.add_typer(sandbox_app, name="sandbox")
 tools_app = typer.Typer(help="List and call tools through a running gateway.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
-err = Console(stderr=True)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="Config file (default: config/orchestra.yaml or $ORCHESTRA_CONFIG)."),
-]
-
-
-def _settings(config: Path | None) -> OrchestraSettings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        err.print(f"[red]config error[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -53,7 +40,7 @@ def gateway(
     from orchestra.gateway.server import serve
 
     configure_logging(log_level)
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     gateway_config = settings.gateway.model_copy(
         update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     )
@@ -79,7 +66,7 @@ def run(
 
     from orchestra.core.run_command import run_command
 
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     raise typer.Exit(asyncio.run(run_command(task, settings, runtime_environment(settings, config_path=config),
                                              thread=thread, yes=yes, as_json=as_json, gateway=gateway)))  # fmt: skip
 
@@ -110,7 +97,7 @@ def config_check(config: ConfigOption = None) -> None:
 
     Example: `orchestra config check --config config/orchestra.yaml`
     """
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     active, off = settings.gateway.active_pools(runtime_environment(settings))
     for name, pool in settings.gateway.pools.items():
         upstream = "stdio" if pool.is_stdio else "http"

@@ -9,29 +9,19 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import typer
 from rich.console import Console
 
-from orchestra.core.settings import ConfigError, OrchestraSettings, load_settings
+from orchestra.core.cli_common import ConfigOption, err, settings_or_exit
+from orchestra.core.settings import OrchestraSettings
 from orchestra.sandbox.build import build_sandbox, ensure_built, read_manifest, remove_sandbox
 from orchestra.sandbox.paths import SandboxPaths
 
 app = typer.Typer(help="The embedded demo world: websites, CRM, warehouse, designs, deployments.", no_args_is_help=True)
 out = Console()
-err = Console(stderr=True)
-ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="Config file.")]
-
-
-def _settings(config: Path | None) -> OrchestraSettings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        err.print(f"[red]config error[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
 
 
 def host_state(paths: SandboxPaths) -> dict[str, Any] | None:
@@ -92,7 +82,7 @@ def up(config: ConfigOption = None) -> None:
 
     Example: `orchestra sandbox up`, then open http://127.0.0.1:8780/
     """
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     paths = SandboxPaths.under(settings.data_dir)
     manifest = ensure_built(paths, settings.sandbox, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
     state = start_host(settings, paths)
@@ -107,7 +97,7 @@ def down(config: ConfigOption = None) -> None:
 
     Example: `orchestra sandbox down`
     """
-    paths = SandboxPaths.under(_settings(config).data_dir)
+    paths = SandboxPaths.under(settings_or_exit(config).data_dir)
     out.print("sandbox host stopped" if stop_host(paths) else "sandbox host was not running")
 
 
@@ -117,7 +107,7 @@ def status(config: ConfigOption = None) -> None:
 
     Example: `orchestra sandbox status`
     """
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     paths = SandboxPaths.under(settings.data_dir)
     manifest = read_manifest(paths)
     if manifest is None:
@@ -137,7 +127,7 @@ def reset(config: ConfigOption = None) -> None:
 
     Example: `orchestra sandbox reset`
     """
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     paths = SandboxPaths.under(settings.data_dir)
     was_running = stop_host(paths)
     remove_sandbox(paths)

@@ -17,6 +17,7 @@ from mcp.shared.memory import create_connected_server_and_client_session
 from mcp.types import CallToolResult
 
 from orchestra.connectors import apollo
+from tests.connectors import support
 
 BASE = "https://api.apollo.io/api/v1"
 KEY = "apollo-test-key-5f1c9e"
@@ -28,15 +29,11 @@ def recording(name: str) -> Any:
 
 
 async def call(tool: str, arguments: dict[str, Any]) -> CallToolResult:
-    async with create_connected_server_and_client_session(apollo.build_server()._mcp_server) as session:
-        return await session.call_tool(tool, arguments)
+    return await support.call_tool(apollo.build_server, tool, arguments)
 
 
 def error_text(result: CallToolResult) -> str:
-    assert result.isError, result
-    text = " ".join(getattr(block, "text", "") for block in result.content)
-    assert KEY not in text
-    return text
+    return support.error_text(result, KEY)
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,7 @@ from mcp.shared.memory import create_connected_server_and_client_session
 from mcp.types import CallToolResult
 
 from orchestra.connectors import phantombuster
+from tests.connectors import support
 
 BASE = "https://api.phantombuster.com/api/v2"
 KEY = "pb-test-key-0c41d7aa"
@@ -34,15 +35,11 @@ def reply(name: str, status: int = 200) -> httpx.Response:
 
 
 async def call(tool: str, arguments: dict[str, Any]) -> CallToolResult:
-    async with create_connected_server_and_client_session(phantombuster.build_server()._mcp_server) as session:
-        return await session.call_tool(tool, arguments)
+    return await support.call_tool(phantombuster.build_server, tool, arguments)
 
 
 def error_text(result: CallToolResult) -> str:
-    assert result.isError, result
-    text = " ".join(getattr(block, "text", "") for block in result.content)
-    assert KEY not in text
-    return text
+    return support.error_text(result, KEY)
 
 
 @pytest.fixture(autouse=True)

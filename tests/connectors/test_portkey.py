@@ -18,6 +18,7 @@ from mcp.shared.memory import create_connected_server_and_client_session
 from mcp.types import CallToolResult
 
 from orchestra.connectors import portkey
+from tests.connectors import support
 
 BASE = "https://api.portkey.ai/v1"
 KEY = "pk-test-key-6a7e90c1"
@@ -34,15 +35,11 @@ def reply(name: str, status: int = 200) -> httpx.Response:
 
 
 async def call(tool: str, arguments: dict[str, Any]) -> CallToolResult:
-    async with create_connected_server_and_client_session(portkey.build_server()._mcp_server) as session:
-        return await session.call_tool(tool, arguments)
+    return await support.call_tool(portkey.build_server, tool, arguments)
 
 
 def error_text(result: CallToolResult) -> str:
-    assert result.isError, result
-    text = " ".join(getattr(block, "text", "") for block in result.content)
-    assert KEY not in text
-    return text
+    return support.error_text(result, KEY)
 
 
 @pytest.fixture(autouse=True)

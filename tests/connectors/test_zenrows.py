@@ -18,6 +18,7 @@ from mcp.shared.memory import create_connected_server_and_client_session
 from mcp.types import CallToolResult
 
 from orchestra.connectors import zenrows
+from tests.connectors import support
 
 ENDPOINT = "https://api.zenrows.com/v1/"
 KEY = "zr-test-key-93be0d17c2"
@@ -35,15 +36,11 @@ def reply(name: str) -> httpx.Response:
 
 
 async def call(arguments: dict[str, Any]) -> CallToolResult:
-    async with create_connected_server_and_client_session(zenrows.build_server()._mcp_server) as session:
-        return await session.call_tool("scrape", arguments)
+    return await support.call_tool(zenrows.build_server, "scrape", arguments)
 
 
 def error_text(result: CallToolResult) -> str:
-    assert result.isError, result
-    text = " ".join(getattr(block, "text", "") for block in result.content)
-    assert KEY not in text
-    return text
+    return support.error_text(result, KEY)
 
 
 @pytest.fixture(autouse=True)

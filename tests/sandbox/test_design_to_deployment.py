@@ -62,3 +62,9 @@ async def test_a_rejected_deployment_deploys_nothing(sandbox: Sandbox) -> None:
     assert "Not deployed: the deployment was rejected by user." in result.answer
     assert sorted(p.name for p in sandbox.paths.deployments.iterdir()) == before
     assert not any(e["tool"] == "deploy.deploy" for e in result.evidence)
+
+
+async def test_a_trusted_pool_deploys_without_asking(sandbox: Sandbox) -> None:
+    result = await run(sandbox, "Deploy the settings page from Figma", trusted=("deploy",))  # no approver at all
+    assert "(approved by config (trusted pool))" in result.answer
+    assert "Settings" in await fetch(deployed_url(result))

@@ -14,10 +14,12 @@ from tests.conftest import ROOT
 from tests.sandbox.conftest import Sandbox
 
 
-async def run(sandbox: Sandbox, task: str, **options: Any) -> RunResult:
-    settings = load_settings(ROOT / "config" / "orchestra.yaml").model_copy(
-        update={"data_dir": sandbox.paths.root.parent}
+async def run(sandbox: Sandbox, task: str, *, trusted: tuple[str, ...] = (), **options: Any) -> RunResult:
+    settings = load_settings(ROOT / "config" / "orchestra.yaml")
+    routing = settings.routing.model_copy(
+        update={"approvals": settings.routing.approvals.model_copy(update={"auto_approve_pools": list(trusted)})}
     )
+    settings = settings.model_copy(update={"data_dir": sandbox.paths.root.parent, "routing": routing})
     environ = {"PATH": "/usr/bin:/bin"}  # no provider keys: offline
     return await run_task(
         task, settings=settings, environ=environ, gateway_url=sandbox.gateway_url,
