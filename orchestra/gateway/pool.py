@@ -15,15 +15,15 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
 from typing import Any
 
 from mcp import types
 from mcp.client.stdio import get_default_environment
 
 from orchestra.core.envref import expand_env
-from orchestra.gateway.channel import Channel, ConnectionFactory, http_connection, stdio_connection
+from orchestra.gateway.channel import ConnectionFactory, http_connection, stdio_connection
 from orchestra.gateway.config import PoolConfig
+from orchestra.gateway.dedicated import DedicatedSessions
 from orchestra.gateway.errors import (
     CallOutcomeUnknown,
     CallTimeout,
@@ -32,7 +32,6 @@ from orchestra.gateway.errors import (
     Overloaded,
     ReplicaReset,
     ReplicaUnreachable,
-    SessionLost,
 )
 from orchestra.gateway.metrics import GatewayMetrics
 from orchestra.gateway.replica import Replica, jittered
@@ -43,7 +42,7 @@ log = logging.getLogger("orchestra.gateway.pool")
 _SCALE_TICK = 1.0
 
 
-class Pool:
+class Pool(DedicatedSessions):
     """Replicas of one upstream, and the calls made to them."""
 
     def __init__(
@@ -309,80 +308,6 @@ class Pool:
         limit = math.floor(len(self.replicas) * self.config.outlier_detection.max_ejection_percent / 100)
         replica.record_failure(may_eject=ejected < limit)
 
-    # -- dedicated sessions ---------------------------------------------------------------------------
-    async def bind(self, rejoin: BindingRecord | None = None) -> Binding:
-        """An upstream session owned by one client session: a spare process (stdio) or a new HTTP session.
-
-        `rejoin` reattaches to an HTTP upstream session that another gateway process opened.
-        """
-        deadline = time.monotonic() + self.config.startup_timeout
-        if self.dedicated_stdio:
-            if rejoin is not None:
-                raise SessionLost(
-                    f"the {self.name!r} session lives in another gateway process; initialize a new session",
-                    pool=self.name,
-                )
-            replica = await self._wait_for_replica(deadline)
-            replica.owner, replica.sessions = "bound", 1
-            self._scale_once()  # a new spare for the next session
-            assert replica.channel is not None
-            return Binding(replica, replica.channel, None)
-        if rejoin is not None:
-            replica = next((r for r in self.replicas if r.name == rejoin.replica), None)
-            if replica is None or replica.url is None:
-                raise SessionLost(f"replica {rejoin.replica} of {self.name!r} is gone", pool=self.name)
-        else:
-            replica = await self._wait_for_replica(deadline)
-        url = expand_env(replica.url or "", self._environ)
-        label = f"session on {replica.name}"
-        channel = Channel(
-            http_connection(url, self.headers(), label, session_id=rejoin.upstream_session if rejoin else None),
-            label=label,
-            initialize=rejoin is None,
-        )
-        await channel.start(self.config.startup_timeout)
-        replica.sessions += 1
-        return Binding(replica, channel, channel.session_id)
-
-    async def call_bound(
-        self,
-        binding: Binding,
-        tool: str,
-        arguments: dict[str, Any] | None,
-        *,
-        progress: Progress | None = None,
-    ) -> ToolResult:
-        """Call `tool` in the client's own upstream session; if that session died, the client must re-initialize."""
-        replica = binding.replica
-        replica.in_flight += 1
-        replica.last_active = time.monotonic()
-        self._metrics.in_flight.labels(self.name).inc()
-        try:
-            return await asyncio.wait_for(
-                binding.channel.call_tool(tool, arguments, progress=progress), self.config.timeout
-            )
-        except TimeoutError:
-            raise CallTimeout(f"{tool!r} did not finish within {self.config.timeout:g}s", pool=self.name) from None
-        except (ReplicaReset, ReplicaUnreachable):
-            self._record_failure(replica)
-            raise SessionLost(
-                f"the {self.name!r} upstream session on {replica.name} is gone (its state is lost); "
-                "initialize a new session",
-                pool=self.name,
-            ) from None
-        finally:
-            replica.in_flight -= 1
-            self._metrics.in_flight.labels(self.name).dec()
-
-    async def release(self, binding: Binding) -> None:
-        """End a dedicated upstream session; a stdio replica is retired, its state private to that client."""
-        binding.replica.sessions = max(0, binding.replica.sessions - 1)
-        if self.dedicated_stdio:
-            binding.replica.draining = True
-            await binding.replica.stop()
-        else:
-            await binding.channel.close()
-
     # -- scaling --------------------------------------------------------------------------------------
     def _live(self) -> list[Replica]:
         return [r for r in self.replicas if not r.finished and not r.draining]
@@ -454,26 +379,6 @@ class Pool:
             "tools": sorted(self.tools),
             "ready": self.ready,
         }
-
-
-@dataclass(frozen=True)
-class BindingRecord:
-    """Where a dedicated upstream session lives, as kept in the shared session store."""
-
-    replica: str
-    upstream_session: str | None
-
-
-@dataclass
-class Binding:
-    """A client session's own upstream session in one pool."""
-
-    replica: Replica
-    channel: Channel
-    upstream_session: str | None
-
-    def record(self) -> BindingRecord:
-        return BindingRecord(self.replica.name, self.upstream_session)
 
 
 def _classify(failure: GatewayError) -> tuple[str, bool]:

@@ -18,9 +18,10 @@ from typing import Any
 from mcp import types
 
 from orchestra.gateway.config import TIERS
+from orchestra.gateway.dedicated import Binding
 from orchestra.gateway.errors import RateLimited, UnknownTool
 from orchestra.gateway.metrics import GatewayMetrics
-from orchestra.gateway.pool import Binding, Pool
+from orchestra.gateway.pool import Pool
 from orchestra.gateway.rpc import Progress, ToolResult
 from orchestra.gateway.stores import RateLimiter, ResultCache, SessionRecord, SessionStore
 

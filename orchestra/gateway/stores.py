@@ -14,7 +14,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from orchestra.gateway.pool import BindingRecord
+from orchestra.gateway.dedicated import BindingRecord
 
 
 @dataclass
