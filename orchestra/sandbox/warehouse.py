@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestra.core.sql import sql_literal
 from orchestra.sandbox.model import TODAY, World
 
 TABLES: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
@@ -118,10 +119,6 @@ def _rows(world: World) -> dict[str, list[tuple[object, ...]]]:
     }
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def build_warehouse(world: World, path: Path) -> None:
     """Write the warehouse file at `path` (replacing it), with comments on every table and column."""
     tmp = path.with_suffix(".building")
@@ -133,7 +130,7 @@ def build_warehouse(world: World, path: Path) -> None:
             if rows[table]:
                 db.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(columns))})", rows[table])
             # COMMENT ON takes no parameters: the texts are ours, quoted as SQL string literals.
-            db.execute(f"COMMENT ON TABLE {table} IS {_literal(description)}")
+            db.execute(f"COMMENT ON TABLE {table} IS {sql_literal(description)}")
             for name, (_, text) in columns.items():
-                db.execute(f"COMMENT ON COLUMN {table}.{name} IS {_literal(text)}")
+                db.execute(f"COMMENT ON COLUMN {table}.{name} IS {sql_literal(text)}")
     tmp.replace(path)

@@ -129,25 +129,18 @@ def _structured(result: types.CallToolResult, text: str) -> Any:
 
 
 class ToolSessions:
-    """Thread id -> its tools; idle threads are closed after `idle_timeout` seconds."""
+    """Thread id -> its tools, for a process that serves many threads (`langgraph dev`); held until `aclose`."""
 
-    def __init__(self, gateway: str, headers: dict[str, str] | None = None, idle_timeout: float = 1800) -> None:
-        self._gateway, self._headers, self._idle = gateway, headers, idle_timeout
-        self._threads: dict[str, tuple[ThreadTools, float]] = {}
+    def __init__(self, gateway: str, headers: dict[str, str] | None = None) -> None:
+        self._gateway, self._headers = gateway, headers
+        self._threads: dict[str, ThreadTools] = {}
 
     def for_thread(self, thread_id: str) -> ThreadTools:
-        tools, _ = self._threads.get(thread_id) or (ThreadTools(self._gateway, self._headers), 0.0)
-        self._threads[thread_id] = (tools, time.monotonic())
-        return tools
-
-    async def close_idle(self) -> None:
-        now = time.monotonic()
-        for thread_id, (tools, used) in list(self._threads.items()):
-            if now - used > self._idle:
-                del self._threads[thread_id]
-                await tools.aclose()
+        if thread_id not in self._threads:
+            self._threads[thread_id] = ThreadTools(self._gateway, self._headers)
+        return self._threads[thread_id]
 
     async def aclose(self) -> None:
-        for tools, _ in self._threads.values():
+        for tools in self._threads.values():
             await tools.aclose()
         self._threads.clear()

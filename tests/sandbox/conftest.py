@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -60,7 +59,3 @@ def structured(result: Any) -> Any:
         content = result.structuredContent
         return content.get("result", content) if set(content) == {"result"} else content
     return json.loads(result.content[0].text)
-
-
-def data_dir_of(sandbox: Sandbox) -> Path:
-    return sandbox.paths.root.parent

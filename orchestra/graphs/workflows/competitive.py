@@ -13,11 +13,12 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from orchestra.core.sql import sql_literal
 from orchestra.graphs.context import context_of
 from orchestra.graphs.evidence import Step, cite
 from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.workflows import company_facts as gather
-from orchestra.graphs.workflows.market_research import _literal, query
+from orchestra.graphs.workflows.market_research import query
 from orchestra.graphs.workflows.synthesis import finish_report
 
 _PRICE = re.compile(r"\$([\d,]+)\s*/\s*mo")
@@ -37,8 +38,8 @@ async def pick_companies(state: RunState, runtime: Runtime[RunContext]) -> Comma
         target = found[0]
         peers, evidence = await query(
             step,
-            f"SELECT domain FROM accounts WHERE segment = {_literal(target['sub_industry'])} AND domain <> "
-            f"{_literal(target['domain'])} ORDER BY estimated_revenue_usd DESC LIMIT 3",
+            f"SELECT domain FROM accounts WHERE segment = {sql_literal(target['sub_industry'])} AND domain <> "
+            f"{sql_literal(target['domain'])} ORDER BY estimated_revenue_usd DESC LIMIT 3",
         )
         for peer in peers:
             hit = await gather.identify(step, peer["domain"])

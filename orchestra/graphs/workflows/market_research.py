@@ -15,14 +15,11 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
+from orchestra.core.sql import sql_literal
 from orchestra.graphs.context import context_of
 from orchestra.graphs.evidence import Step, cite
 from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.workflows.synthesis import finish_report
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def rows(result: Any) -> list[dict[str, Any]]:
@@ -71,8 +68,8 @@ async def find_market(state: RunState, runtime: Runtime[RunContext]) -> Command[
 async def measure(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     step = Step(state, context_of(runtime))
     market = state["facts"]["market"]
-    industry = _literal(market["industry"])
-    scope = f"industry = {industry}" + (f" AND segment = {_literal(market['segment'])}" if market["segment"] else "")
+    industry = sql_literal(market["industry"])
+    scope = f"industry = {industry}" + (f" AND segment = {sql_literal(market['segment'])}" if market["segment"] else "")
     facts: dict[str, Any] = {}
     facts["size"], facts["size_evidence"] = await query(
         step, f"SELECT year, market_size_usd, growth_pct FROM industry_stats WHERE industry = {industry} ORDER BY year"
