@@ -19,9 +19,9 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from starlette.applications import Starlette
 
+from orchestra.core.serving import serve_in_loop
 from orchestra.gateway.app import create_app
 from orchestra.gateway.config import GatewayConfig
-from orchestra.gateway.server import serve_in_loop
 
 ROOT = Path(__file__).resolve().parent.parent
 EVERYTHING_SERVER = [str(ROOT / "node_modules" / ".bin" / "mcp-server-everything")]
@@ -66,10 +66,12 @@ async def serving(app: Starlette, port: int | None = None) -> AsyncIterator[str]
 async def running_gateway(
     pools: dict[str, Any], environ: dict[str, str] | None = None, **settings: Any
 ) -> AsyncIterator[tuple[str, Starlette]]:
-    """A gateway app served in this event loop; yields its base URL and the app."""
+    """A gateway app served in this event loop; yields its base URL and the app. The gateway knows its real port,
+    as `orchestra gateway` does, so its egress proxies keep that port out of reach."""
+    settings.setdefault("port", free_port())
     config = GatewayConfig.model_validate({"pools": pools, **settings})
     app = create_app(config, environ if environ is not None else dict(os.environ))
-    async with serving(app) as base:
+    async with serving(app, port=config.port) as base:
         yield base, app
 
 
@@ -87,8 +89,53 @@ async def mcp_client(
         yield session
 
 
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
+}
+ACCEPT = {"accept": "application/json, text/event-stream"}
+
+
+async def raw_session(http: httpx.AsyncClient, path: str, headers: dict[str, str] | None = None) -> str:
+    """Initialize a session with plain HTTP (for tests that send what no SDK would); returns its id."""
+    reply = await http.post(path, json=INITIALIZE, headers={**ACCEPT, **(headers or {})})
+    assert reply.status_code == 200, reply.text
+    return reply.headers["mcp-session-id"]
+
+
+def tool_call(name: str, arguments: dict[str, Any], request_id: int = 2) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "tools/call",
+        "params": {"name": name, "arguments": arguments},
+    }
+
+
 def text_of(result: Any) -> str:
     return "".join(getattr(block, "text", "") for block in result.content)
+
+
+@contextlib.contextmanager
+def probe_http_server() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*PROBE_SERVER, "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=1)
+                break
+            assert time.monotonic() < deadline, "probe HTTP server did not start"
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 @pytest.fixture(scope="session")

@@ -70,7 +70,7 @@ async def test_operational_endpoints(tmp_path: Path) -> None:
             ready = await http.get("/readyz")
             assert ready.status_code == 200
             assert ready.json()["ready"] is True
-            pools = (await http.get("/admin/pools")).json()
+            pools = (await http.get("/admin/pools")).json()["pools"]
             replica = pools["probe"]["replicas"][0]
             assert replica["state"] == "healthy"
             assert replica["pid"] > 0

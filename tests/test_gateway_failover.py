@@ -27,7 +27,7 @@ async def wait_for_execution(exec_log: Path, tool: str, count: int = 1) -> list[
 
 async def healthy_replicas(base: str, pool: str) -> int:
     async with httpx.AsyncClient(base_url=base) as http:
-        replicas = (await http.get("/admin/pools")).json()[pool]["replicas"]
+        replicas = (await http.get("/admin/pools")).json()["pools"][pool]["replicas"]
     return sum(1 for r in replicas if r["state"] == "healthy")
 
 

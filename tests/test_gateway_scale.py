@@ -6,10 +6,8 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,10 +15,10 @@ import pytest
 from mcp.shared.exceptions import McpError
 
 from tests.conftest import (
-    PROBE_SERVER,
     executions,
     free_port,
     mcp_client,
+    probe_http_server,
     probe_pool,
     running_gateway,
     serving,
@@ -79,26 +77,6 @@ async def test_two_gateway_processes_share_sessions_cache_and_limits_through_red
             assert set(proxy.state.served) == {gateway_a, gateway_b}
 
 
-@contextlib.contextmanager
-def probe_http_server() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [*PROBE_SERVER, "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=1)
-                break
-            assert time.monotonic() < deadline, "probe HTTP server did not start"
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
 async def test_dedicated_http_session_moves_between_gateway_processes(tmp_path: Path, redis_url: str) -> None:
     with probe_http_server() as upstream:
         pools = {"probe": {"tier": "ai", "url": upstream, "session": "dedicated"}}
@@ -118,7 +96,7 @@ async def test_dedicated_http_session_moves_between_gateway_processes(tmp_path: 
 
 
 def replica_pids(base: str) -> list[int]:
-    pools = httpx.get(f"{base}/admin/pools").json()
+    pools = httpx.get(f"{base}/admin/pools").json()["pools"]
     return [r["pid"] for pool in pools.values() for r in pool["replicas"] if r["pid"]]
 
 

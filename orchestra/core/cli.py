@@ -213,15 +213,22 @@ def status(gateway: GatewayOption = "http://127.0.0.1:8700") -> None:
             f"[red]gateway answered HTTP {response.status_code}[/red]; set ORCHESTRA_GATEWAY_KEY if it needs a key"
         )
         raise typer.Exit(1)
-    table = Table("pool", "tier", "session", "replica", "state", "pid / url", "in flight", "restarts", "server")
-    for name, pool in response.json().items():
+    described = response.json()
+    table = Table("pool", "status", "tier", "session", "replica", "state", "pid / url", "in flight", "restarts",
+                  "server")  # fmt: skip
+    for name, pool in described["pools"].items():
         for replica in pool["replicas"] or [{}]:
             table.add_row(
-                name, pool["tier"], pool["session"], replica.get("name", "-"), replica.get("state", "none"),
-                str(replica.get("pid") or replica.get("url") or "-"), str(replica.get("in_flight", 0)),
-                str(replica.get("restarts", 0)), replica.get("server") or "-",
+                name, pool["status"], pool["tier"], pool["session"], replica.get("name", "-"),
+                replica.get("state", "none"), str(replica.get("pid") or replica.get("url") or "-"),
+                str(replica.get("in_flight", 0)), str(replica.get("restarts", 0)), replica.get("server") or "-",
             )  # fmt: skip
-    Console(width=160).print(table)
+    console = Console(width=160)
+    console.print(table)
+    console.print(f"client sessions: {described['client_sessions']}")
+    for name, pool in described["pools"].items():
+        if pool["status"] != "ready":
+            console.print(f"[yellow]pool {name} is {pool['status']}[/yellow]: {pool['reason'] or 'starting'}")
 
 
 def _gateway_call(run: Any, coroutine: Any) -> Any:

@@ -35,10 +35,10 @@ def _nested_models(annotation: Any) -> list[type[BaseModel]]:
 
 
 def _unit(field: Any) -> str | None:
-    """`duration` or `rate` for fields declared with those config units (pydantic keeps them as metadata)."""
+    """`duration`, `rate` or `size` for fields declared with those config units (pydantic keeps them as metadata)."""
     for meta in field.metadata:
         name = getattr(getattr(meta, "func", None), "__name__", "")
-        if name in ("parse_duration", "parse_rate"):
+        if name in ("parse_duration", "parse_rate", "parse_size"):
             return name.removeprefix("parse_")
     return None
 

@@ -64,3 +64,27 @@ def parse_rate(value: Any) -> Rate:
 
 RateLimit = Annotated[Rate, BeforeValidator(parse_rate), PlainSerializer(str)]
 """A rate written in the config as `"1000/minute"`."""
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?\s*$")
+_UNIT_BYTES = {None: 1, "B": 1, "KB": 1000, "KiB": 1024, "MB": 10**6, "MiB": 2**20, "GB": 10**9, "GiB": 2**30}
+
+
+def parse_size(value: Any) -> int:
+    """Bytes from `1048576`, `"512KiB"`, `"4MiB"` or `"1GB"`."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as '4MiB', '512KiB' or a number of bytes")
+    if isinstance(value, int):
+        size = value
+    else:
+        match = _SIZE.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a size; write it like '4MiB', '512KiB', '1GB' or a number of bytes")
+        size = int(float(match.group(1)) * _UNIT_BYTES[match.group(2)])
+    if size <= 0:
+        raise ValueError("a size must be above zero")
+    return size
+
+
+ByteSize = Annotated[int, BeforeValidator(parse_size)]
+"""A size in bytes, written in the config as `"4MiB"`, `"512KiB"` or a number."""

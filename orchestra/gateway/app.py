@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import ipaddress
 import logging
 import os
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from importlib.metadata import version as package_version
+from typing import Any
 
-from mcp import types
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from orchestra.core.envref import MissingEnvironmentError, expand_env
-from orchestra.gateway.config import GatewayConfig
+from orchestra.core.serving import serve_in_loop
+from orchestra.gateway.admission import Admission, Refused, is_loopback
+from orchestra.gateway.config import EGRESS_PROXY_VAR, GATEWAY_ORIGIN_VAR, GatewayConfig, PoolConfig
+from orchestra.gateway.egress import EgressPolicy, EgressProxy, parse_origin
+from orchestra.gateway.errors import GatewayError
 from orchestra.gateway.metrics import GatewayMetrics
 from orchestra.gateway.pool import Pool
 from orchestra.gateway.router import Endpoint, Router
@@ -30,11 +31,13 @@ from orchestra.gateway.stores import (
     MemoryRateLimiter,
     MemoryResultCache,
     MemorySessionStore,
+    RedisHealth,
     RedisRateLimiter,
     RedisResultCache,
     RedisSessionStore,
 )
-from orchestra.gateway.transport import LogHub, McpEndpoint
+from orchestra.gateway.transport import McpEndpoint
+from orchestra.gateway.wire import JsonReply
 
 log = logging.getLogger("orchestra.gateway")
 
@@ -44,89 +47,130 @@ class GatewayStartError(Exception):
 
 
 class Gateway:
-    """Pools, stores and the MCP endpoint of one gateway process."""
+    """Pools, stores, egress proxies and the MCP endpoint of one gateway process."""
 
     def __init__(self, config: GatewayConfig, environ: Mapping[str, str] | None = None) -> None:
         self.config = config
         self.environ = dict(os.environ if environ is None else environ)
+        # Pools may name the gateway's own origin (e.g. to block it in a browser); it is always this gateway's.
+        self.environ[GATEWAY_ORIGIN_VAR] = f"http://{_url_host(config.host)}:{config.port}"
         self.metrics = GatewayMetrics()
-        self.logs = LogHub()
-        self.keys = _read_keys(self.environ.get(config.auth.keys_env, ""))
+        self.admission = Admission(config, self.environ)
         self.pools: dict[str, Pool] = {}
+        self.proxies: dict[str, EgressProxy] = {}
+        self.redis_health = RedisHealth()
         self._redis: Redis | None = None
         self.router: Router | None = None
         self.endpoint: McpEndpoint | None = None
 
     async def start(self) -> None:
-        self._check_auth_setting()
+        self._check_access_settings()
         active, off = self.config.active_pools(self.environ)
         for name, reason in off.items():
             log.info("pool %s is off: %s", name, reason)
         for name, pool_config in active.items():
-            self.pools[name] = Pool(
-                name, pool_config, environ=self.environ, metrics=self.metrics, on_log=self._pool_log(name)
-            )
-        cache_size = max((p.cache.max_entries for p in self.config.pools.values()), default=10_000)
+            environ = self.environ
+            if pool_config.egress is not None:
+                proxy = await self._start_proxy(name, pool_config)
+                environ = {**self.environ, EGRESS_PROXY_VAR: proxy.url}
+            pool = Pool(name, pool_config, environ=environ, metrics=self.metrics)
+            pool.egress = self.proxies[name].policy if name in self.proxies else None
+            self.pools[name] = pool
+        sessions, cache, limiter = await self._stores()
+        self.router = Router(self.pools, sessions=sessions, cache=cache, limiter=limiter, metrics=self.metrics)
+        self.router.start()
+        self.endpoint = McpEndpoint(
+            self.router, version=package_version("mcp-orchestra"), max_request_bytes=self.config.http.max_request_bytes
+        )
+        starting = [asyncio.create_task(pool.start()) for pool in self.pools.values()]
+        # Serve once every pool is ready or has failed, or after startup_wait: a slow or broken pool must not keep
+        # the others from serving. Those still starting go on in the background.
+        if starting:
+            await asyncio.wait(starting, timeout=self.config.startup_wait)
+        for pool in self.pools.values():
+            status, reason = pool.status
+            if status != "ready":
+                log.warning("pool %s is %s: %s", pool.name, status, reason or "see /admin/pools")
+
+    async def _start_proxy(self, name: str, pool_config: PoolConfig) -> EgressProxy:
+        egress = pool_config.egress
+        assert egress is not None
+        try:
+            origins = frozenset(parse_origin(expand_env(o, self.environ)) for o in egress.allow_origins)
+        except (ValueError, MissingEnvironmentError) as exc:
+            raise GatewayStartError(f"gateway.pools.{name}.egress.allow_origins: {exc}") from None
+        policy = EgressPolicy(
+            pool=name, allow_origins=origins, allow_private=egress.allow_private, allow_public=egress.allow_public,
+            own_ports=frozenset(p for p in (self.config.port, self.config.metrics.port) if p),
+            connect_timeout=egress.connect_timeout,
+        )  # fmt: skip
+        refused = self.metrics.egress_refused.labels(name)
+        proxy = EgressProxy(policy, max_connections=egress.max_connections, on_refused=refused.inc)
+        await proxy.start()
+        self.proxies[name] = proxy
+        return proxy
+
+    async def _stores(self) -> tuple[Any, Any, Any]:
         try:
             redis_url = expand_env(self.config.redis_url or "", self.environ).strip()
         except MissingEnvironmentError as exc:
             raise GatewayStartError(f"gateway.redis_url: {exc} (or write ${{VAR:-}} to make it optional)") from None
         if redis_url:
             self._redis = await _connect_redis(redis_url)
-            prefix, ttl = self.config.key_prefix, self.config.session_ttl
-            stores = (
-                RedisSessionStore(self._redis, prefix, ttl),
-                RedisResultCache(self._redis, prefix),
-                RedisRateLimiter(self._redis, prefix),
+            prefix, ttl, health = self.config.key_prefix, self.config.session_ttl, self.redis_health
+            return (
+                RedisSessionStore(self._redis, prefix, ttl, health),
+                RedisResultCache(self._redis, prefix, health),
+                RedisRateLimiter(self._redis, prefix, health),
             )
-        else:
-            stores = (
-                MemorySessionStore(self.config.session_ttl),
-                MemoryResultCache(cache_size),
-                MemoryRateLimiter(),
-            )
-        sessions, cache, limiter = stores
-        self.router = Router(self.pools, sessions=sessions, cache=cache, limiter=limiter, metrics=self.metrics)
-        self.endpoint = McpEndpoint(self.router, self.logs, version=package_version("mcp-orchestra"))
-        await asyncio.gather(*(pool.start() for pool in self.pools.values()))
-        for pool in self.pools.values():
-            if not pool.ready:
-                log.error("pool %s has no healthy replica yet; see /admin/pools", pool.name)
-
-    def _pool_log(self, pool: str) -> Callable[[str, types.LoggingMessageNotificationParams], Awaitable[None]]:
-        async def forward(replica: str, params: types.LoggingMessageNotificationParams) -> None:
-            await self.logs.publish(pool, replica, params)
-
-        return forward
-
-    def _check_auth_setting(self) -> None:
-        if self.keys or self.config.auth.allow_anonymous or _is_loopback(self.config.host):
-            if not self.keys:
-                log.warning("no API keys in $%s: the gateway accepts every client", self.config.auth.keys_env)
-            return
-        raise GatewayStartError(
-            f"refusing to serve {self.config.host} without API keys: set {self.config.auth.keys_env} "
-            "(comma-separated keys) or gateway.auth.allow_anonymous: true"
+        cache_size = max((p.cache.max_entries for p in self.config.pools.values()), default=10_000)
+        return (
+            MemorySessionStore(self.config.session_ttl, self.config.max_sessions),
+            MemoryResultCache(cache_size),
+            MemoryRateLimiter(),
         )
+
+    def _check_access_settings(self) -> None:
+        keys_env = self.config.auth.keys_env
+        if not (self.admission.keys or self.config.auth.allow_anonymous or is_loopback(self.config.host)):
+            raise GatewayStartError(
+                f"refusing to serve {self.config.host} without API keys: set {keys_env} "
+                "(comma-separated keys) or gateway.auth.allow_anonymous: true"
+            )
+        if self.admission.wildcard_bind_without_hosts:
+            raise GatewayStartError(
+                f"refusing to serve {self.config.host or '*'} with no gateway.http.allowed_hosts: list the host "
+                "names clients use (DNS-rebinding protection), or ['*'] behind a proxy that checks Host"
+            )
+        if not self.admission.keys:
+            log.warning("no API keys in $%s: the gateway accepts every local client", keys_env)
 
     async def stop(self) -> None:
         if self.router is not None:
             await self.router.close()
         await asyncio.gather(*(pool.stop() for pool in self.pools.values()))
+        await asyncio.gather(*(proxy.stop() for proxy in self.proxies.values()))
         if self._redis is not None:
             await self._redis.aclose()
 
-    def key_id(self, request: Request) -> tuple[bool, str | None]:
-        """Whether the request may pass, and the id (a hash, never the key) of the key it used."""
-        if not self.keys:
-            return True, None
-        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not presented:
-            return False, None
-        for key in self.keys:
-            if secrets.compare_digest(key.encode(), presented.strip().encode()):
-                return True, hashlib.sha256(key.encode()).hexdigest()[:12]
-        return False, None
+    async def redis_ready(self) -> bool:
+        if self._redis is None:
+            return True
+        with contextlib.suppress(GatewayError, TimeoutError):
+            await asyncio.wait_for(self.redis_health.run(self._redis.ping()), 1.0)
+            return True
+        return False
+
+    async def describe(self) -> dict[str, Any]:
+        assert self.router is not None
+        sessions: int | None = None
+        with contextlib.suppress(GatewayError):
+            sessions = await self.router.sessions.count()
+        return {
+            "client_sessions": sessions,
+            "client_sessions_with_dedicated_upstreams": self.router.bound_sessions,
+            "pools": {name: pool.describe() for name, pool in self.pools.items()},
+        }
 
 
 def create_app(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> Starlette:
@@ -136,44 +180,47 @@ def create_app(config: GatewayConfig, environ: Mapping[str, str] | None = None) 
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         try:
             await gateway.start()
-            yield
+            async with _metrics_listener(gateway):
+                yield
         finally:
             await gateway.stop()
 
-    def unauthorized() -> JSONResponse:
-        return JSONResponse(
-            {
-                "error": "unauthorized",
-                "detail": "send `Authorization: Bearer <key>` with a key from the operator",
-            },
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
     async def mcp(request: Request) -> Response:
-        allowed, key_id = gateway.key_id(request)
-        if not allowed:
-            return unauthorized()
+        try:
+            key_id = gateway.admission.admit(request)
+        except Refused as refused:
+            return refused.response
         kind = request.path_params.get("kind", "all")
         endpoint = Endpoint(kind, request.path_params.get("name")) if kind != "all" else Endpoint("all")
         assert gateway.endpoint is not None
         return await gateway.endpoint.handle(request, endpoint, key_id)
 
     async def healthz(_: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        return JsonReply({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
         not_ready = [name for name, pool in gateway.pools.items() if not pool.ready]
-        status = 503 if not_ready else 200
-        return JSONResponse({"ready": not not_ready, "pools_not_ready": not_ready}, status_code=status)
+        redis_ok = await gateway.redis_ready()
+        ready = not not_ready and redis_ok
+        body = {"ready": ready, "pools_not_ready": not_ready, "state_store": "ok" if redis_ok else "unreachable"}
+        return JsonReply(body, status_code=200 if ready else 503)
 
-    async def metrics(_: Request) -> Response:
-        return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    async def metrics(request: Request) -> Response:
+        if config.metrics.port is not None:
+            return JsonReply({"error": "not found", "detail": "metrics are served on the metrics port"}, 404)
+        if config.metrics.require_key:
+            try:
+                gateway.admission.key_id(request)
+            except Refused as refused:
+                return refused.response
+        return metrics_response(gateway)
 
     async def admin_pools(request: Request) -> Response:
-        if not gateway.key_id(request)[0]:
-            return unauthorized()
-        return JSONResponse({name: pool.describe() for name, pool in gateway.pools.items()})
+        try:
+            gateway.admission.admit(request)
+        except Refused as refused:
+            return refused.response
+        return JsonReply(await gateway.describe())
 
     methods = ["GET", "POST", "DELETE"]
     routes = [
@@ -189,22 +236,36 @@ def create_app(config: GatewayConfig, environ: Mapping[str, str] | None = None) 
     return app
 
 
-def _read_keys(raw: str) -> list[str]:
-    return [key.strip() for key in raw.split(",") if key.strip()]
+def metrics_response(gateway: Gateway) -> Response:
+    return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+@contextlib.asynccontextmanager
+async def _metrics_listener(gateway: Gateway) -> AsyncIterator[None]:
+    """`/metrics` alone on `metrics.port`, when configured (no key: keep that port inside the cluster)."""
+    port = gateway.config.metrics.port
+    if port is None:
+        yield
+        return
+
+    async def metrics(_: Request) -> Response:
+        return metrics_response(gateway)
+
+    app = Starlette(routes=[Route("/metrics", metrics)])
+    async with serve_in_loop(app, port, host=gateway.config.host):
+        yield
+
+
+def _url_host(host: str) -> str:
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 async def _connect_redis(url: str) -> Redis:
     try:
-        redis = Redis.from_url(url)
+        # Bounded socket waits: during an outage, calls fail within a second or two instead of hanging.
+        redis = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1, health_check_interval=10)
     except ValueError:
         raise GatewayStartError(
             "gateway.redis_url is not a Redis URL; write redis://HOST:PORT/DB, rediss://... or unix://PATH"

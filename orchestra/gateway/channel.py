@@ -9,27 +9,32 @@ from typing import Any
 
 from mcp import types
 
-from orchestra.gateway.errors import ReplicaUnreachable
+from orchestra.gateway.errors import GatewayError, ReplicaUnreachable
 from orchestra.gateway.http_upstream import HttpConnection
-from orchestra.gateway.rpc import Connection, LogSink, Progress, RpcError, ToolResult
+from orchestra.gateway.rpc import CallLog, Connection, Progress, RpcError, ToolResult
 from orchestra.gateway.stdio import StdioConnection
 
 log = logging.getLogger("orchestra.gateway.replica")
 
-ConnectionFactory = Callable[[LogSink | None, Callable[[], None] | None], Connection]
+ConnectionFactory = Callable[[Callable[[], None] | None], Connection]
 
 
-def stdio_connection(argv: list[str], env: dict[str, str], cwd: str | None, label: str) -> ConnectionFactory:
-    return lambda on_log, on_tools_changed: StdioConnection(
-        argv, env=env, cwd=cwd, label=label, on_log=on_log, on_tools_changed=on_tools_changed
+def stdio_connection(
+    argv: list[str], env: dict[str, str], cwd: str | None, label: str, max_message_size: int
+) -> ConnectionFactory:
+    return lambda on_tools_changed: StdioConnection(
+        argv, env=env, cwd=cwd, label=label, max_message_size=max_message_size, on_tools_changed=on_tools_changed
     )
 
 
-def http_connection(url: str, headers: dict[str, str], label: str, session_id: str | None = None) -> ConnectionFactory:
+def http_connection(
+    url: str, headers: dict[str, str], label: str, max_message_size: int, session_id: str | None = None
+) -> ConnectionFactory:
     """An HTTP upstream session; with `session_id`, it rejoins a session another gateway process opened."""
-    return lambda on_log, on_tools_changed: HttpConnection(
-        url, headers=headers, label=label, session_id=session_id, on_log=on_log, on_tools_changed=on_tools_changed
-    )
+    return lambda on_tools_changed: HttpConnection(
+        url, headers=headers, label=label, max_message_size=max_message_size, session_id=session_id,
+        on_tools_changed=on_tools_changed,
+    )  # fmt: skip
 
 
 class Channel:
@@ -40,13 +45,12 @@ class Channel:
         factory: ConnectionFactory,
         *,
         label: str,
-        on_log: LogSink | None = None,
         on_tools_changed: Callable[[], None] | None = None,
         initialize: bool = True,
     ) -> None:
         self.label = label
         self.init_result: types.InitializeResult | None = None
-        self.connection = factory(on_log, on_tools_changed)
+        self.connection = factory(on_tools_changed)
         self._initialize = initialize
         self._started = False
 
@@ -80,23 +84,37 @@ class Channel:
         except ReplicaUnreachable:
             await self.close()
             raise
+        except GatewayError as exc:  # it exited or hung up during initialize: its own words say why
+            await self.close()
+            raise ReplicaUnreachable(f"{self.label} failed to start: {exc.message}") from None
         except Exception as exc:  # whatever the server did instead of initializing, the replica is not up
             await self.close()
             raise ReplicaUnreachable(f"{self.label} failed to start: {exc!r}") from None
         self._started = True
 
     async def request(
-        self, method: str, params: dict[str, Any] | None = None, *, progress: Progress | None = None
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        progress: Progress | None = None,
+        log_to: CallLog | None = None,
     ) -> Any:
         if not self.alive:
             raise ReplicaUnreachable(f"{self.label} is not connected")
-        return await self.connection.request(method, params, progress=progress)
+        return await self.connection.request(method, params, progress=progress, log_to=log_to)
 
     async def call_tool(
-        self, name: str, arguments: dict[str, Any] | None, *, progress: Progress | None = None
+        self,
+        name: str,
+        arguments: dict[str, Any] | None,
+        *,
+        progress: Progress | None = None,
+        log_to: CallLog | None = None,
     ) -> ToolResult:
         """The upstream's `CallToolResult` as it sent it: the gateway passes results through unchanged."""
-        result = await self.request("tools/call", {"name": name, "arguments": arguments or {}}, progress=progress)
+        params = {"name": name, "arguments": arguments or {}}
+        result = await self.request("tools/call", params, progress=progress, log_to=log_to)
         if not isinstance(result, dict) or not isinstance(result.get("content", []), list):
             raise RpcError({"code": types.INTERNAL_ERROR, "message": f"{self.label} sent a malformed tool result"})
         return result

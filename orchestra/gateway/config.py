@@ -13,11 +13,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from orchestra.core.envref import env_references
-from orchestra.core.units import Duration, RateLimit
+from orchestra.core.units import ByteSize, Duration, RateLimit
 
 Tier = Literal["web", "design", "bi", "ai"]
 TIERS: tuple[Tier, ...] = ("web", "design", "bi", "ai")
 POOL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
+EGRESS_PROXY_VAR = "ORCHESTRA_EGRESS_PROXY"
+EGRESS_PROXY_REF = f"${{{EGRESS_PROXY_VAR}}}"
+GATEWAY_ORIGIN_VAR = "ORCHESTRA_GATEWAY_ORIGIN"
 
 
 class _Section(BaseModel):
@@ -122,6 +125,66 @@ class Replicas(_Section):
         return self
 
 
+class ToolFilter(_Section):
+    """Which upstream tools a pool exposes; applied to listing and to calling alike."""
+
+    allow: list[str] | None = Field(
+        None,
+        description="Only these tools are listed and callable; unset allows every tool the upstream offers "
+        "(minus `deny`). An allow list also keeps tools an upstream adds later out until they are reviewed.",
+    )
+    deny: list[str] = Field(
+        default_factory=list, description="Tools never listed or callable, e.g. ones that run code or read files."
+    )
+
+    def permits(self, tool: str) -> bool:
+        return tool not in self.deny and (self.allow is None or tool in self.allow)
+
+
+class Egress(_Section):
+    """Where a pool's upstream may send requests (fetch servers, browsers).
+
+    The gateway runs an HTTP proxy for the pool at `${ORCHESTRA_EGRESS_PROXY}`, which the pool's command must
+    use (e.g. `--proxy-server ${ORCHESTRA_EGRESS_PROXY}`): every request and every redirect leaves through it, and
+    it checks the destination after DNS resolution, then connects to the address it checked. URL arguments of
+    the pool's tools are checked by the same rules before a call is sent.
+    """
+
+    allow_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (`scheme://host:port`) allowed even on private or loopback addresses, e.g. "
+        "`${ORCHESTRA_SANDBOX_URL}`. Matched exactly; the gateway's own address is never allowed.",
+    )
+    allow_private: bool = Field(
+        False,
+        description="Allow private, loopback, link-local and other non-public addresses for every origin. "
+        "Leave off: list the internal origins a pool needs in `allow_origins` instead.",
+    )
+    allow_public: bool = Field(True, description="Allow public internet addresses (http and https).")
+    url_arguments: list[str] = Field(
+        default_factory=lambda: ["url"],
+        description="Tool argument names holding URLs; their values must be http(s) URLs that this policy "
+        "allows, or the call is refused before it reaches the upstream.",
+    )
+    max_connections: int = Field(256, ge=1, description="Connections through the pool's proxy at once.")
+    connect_timeout: Duration = Field(10.0, description="Limit for resolving and connecting to a destination.")
+
+
+class DedicatedLimits(_Section):
+    """Limits of `session: dedicated` pools, whose upstream sessions (a browser each) are scarce."""
+
+    idle_timeout: Duration = Field(
+        600.0,
+        description="A client session's upstream session unused this long is released (its browser closes); "
+        "the client's next call gets -32014 and must initialize a new session.",
+    )
+    wait: Duration = Field(
+        5.0,
+        description="How long a new client session waits for a free upstream session when the pool is at "
+        "`replicas.max`, before it is told -32011 'pool full, retry after'.",
+    )
+
+
 class PoolConfig(_Section):
     """One pool of MCP server replicas behind `/pools/<name>/mcp`."""
 
@@ -138,7 +201,9 @@ class PoolConfig(_Section):
         default_factory=dict,
         description="HTTP headers for URL upstreams, e.g. `Authorization: Bearer ${TOKEN}`.",
     )
-    cwd: str | None = Field(None, description="Working directory of stdio replicas.")
+    cwd: str | None = Field(
+        None, description="Working directory of stdio replicas (`${VAR}` expanded, created if missing)."
+    )
     env: dict[str, str] = Field(
         default_factory=dict, description="Environment of stdio replicas; values may use `${VAR}`."
     )
@@ -169,6 +234,18 @@ class PoolConfig(_Section):
     retry_policy: RetryPolicy = Field(default_factory=RetryPolicy, description="Failover of safe calls.")
     cache: Cache = Field(default_factory=Cache, description="Result cache of read-only tools.")
     rate_limit: RateLimits = Field(default_factory=RateLimits, description="Token-bucket rate limits.")
+    tools: ToolFilter = Field(default_factory=ToolFilter, description="Which upstream tools are exposed.")
+    egress: Egress | None = Field(
+        None, description="Outbound request policy, enforced by a proxy of the gateway's; unset means none."
+    )
+    dedicated: DedicatedLimits = Field(
+        default_factory=DedicatedLimits, description="Idle release and waiting of dedicated sessions."
+    )
+    max_message_size: ByteSize = Field(
+        32 * 2**20,
+        description="Largest message accepted from an upstream; a larger reply fails its call (the replica "
+        "keeps serving).",
+    )
 
     @field_validator("command", mode="before")
     @classmethod
@@ -185,6 +262,11 @@ class PoolConfig(_Section):
         kinds = [bool(self.command), bool(self.url), bool(self.urls)]
         if sum(kinds) != 1:
             raise ValueError("a pool needs exactly one upstream: `command` (stdio), `url` or `urls` (HTTP)")
+        if self.egress is not None and not any(EGRESS_PROXY_REF in text for text in self._upstream_texts()):
+            raise ValueError(
+                f"`egress` is enforced by a proxy the upstream must use: reference {EGRESS_PROXY_REF} in "
+                "`command`, `env` or `headers` (e.g. `--proxy-server ${ORCHESTRA_EGRESS_PROXY}`)"
+            )
         if self.session == "dedicated" and self.cache.ttl > 0:
             raise ValueError(
                 "`cache` cannot be used with `session: dedicated`: results depend on the session's state; "
@@ -200,16 +282,17 @@ class PoolConfig(_Section):
     def is_stdio(self) -> bool:
         return bool(self.command)
 
+    def _upstream_texts(self) -> list[str]:
+        return [*(self.command or []), self.url or "", *self.urls, *self.headers.values(), *self.env.values()]
+
     def missing_env(self, environ: dict[str, str]) -> list[str]:
-        """Environment variables this pool references that are unset and have no default."""
-        texts = [
-            *(self.command or []),
-            self.url or "",
-            *self.urls,
-            *self.headers.values(),
-            *self.env.values(),
-        ]
-        return sorted({name for text in texts for name in env_references(text, environ)})
+        """Environment variables this pool references that are unset and have no default (the gateway sets
+        `ORCHESTRA_GATEWAY_ORIGIN`, and `ORCHESTRA_EGRESS_PROXY` for a pool with `egress`, itself)."""
+        provided = {GATEWAY_ORIGIN_VAR: "set by the gateway"}
+        if self.egress is not None:
+            provided[EGRESS_PROXY_VAR] = "set by the gateway"
+        texts = self._upstream_texts()
+        return sorted({name for text in texts for name in env_references(text, {**environ, **provided})})
 
 
 PoolName = Annotated[str, Field(pattern=POOL_NAME.pattern)]
@@ -230,6 +313,37 @@ class AuthConfig(_Section):
     )
 
 
+class HttpAccess(_Section):
+    """Which HTTP requests reach the MCP endpoints and `/admin/pools`: MCP's DNS-rebinding rules and size limits."""
+
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="`Host` header values accepted (`name` or `name:port`) besides the loopback names "
+        "`127.0.0.1`, `localhost` and `[::1]`; `*` accepts any Host. Others get 403. On a wildcard bind "
+        "(`0.0.0.0`, `::`) the gateway refuses to start while this is empty: list the names clients use.",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="`Origin` values (`scheme://host[:port]`) of web pages allowed to call the gateway from a "
+        "browser. Requests without an Origin header (MCP clients outside browsers) are not affected; any "
+        "other Origin, `null` included, gets 403.",
+    )
+    max_request_bytes: ByteSize = Field(4 * 2**20, description="Largest request body accepted; larger gets 413.")
+
+
+class MetricsAccess(_Section):
+    """Who may read `/metrics`, which names every pool, replica and tool."""
+
+    require_key: bool = Field(True, description="Ask for an API key, like `/admin/pools` (when keys are set).")
+    port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Serve `/metrics` only on this separate port (same address, no key), e.g. for a "
+        "Prometheus scraper inside the cluster; the main port then answers 404 there.",
+    )
+
+
 class GatewayConfig(_Section):
     """The pooled MCP gateway."""
 
@@ -243,6 +357,19 @@ class GatewayConfig(_Section):
     key_prefix: str = Field("orchestra", description="Prefix of every Redis key the gateway writes.")
     session_ttl: Duration = Field(3600.0, description="A client session idle this long is forgotten.")
     auth: AuthConfig = Field(default_factory=AuthConfig, description="Client authentication.")
+    http: HttpAccess = Field(default_factory=HttpAccess, description="Host and Origin checks, request limits.")
+    metrics: MetricsAccess = Field(default_factory=MetricsAccess, description="Access to `/metrics`.")
+    max_sessions: int = Field(
+        10_000,
+        ge=1,
+        description="Client sessions kept at once by one gateway process (in-process store); the least "
+        "recently used is evicted first.",
+    )
+    startup_wait: Duration = Field(
+        15.0,
+        description="How long start-up waits for pools to become ready before serving; a pool not ready by "
+        "then keeps starting in the background and is reported in `/admin/pools`.",
+    )
     pools: dict[PoolName, PoolConfig] = Field(default_factory=dict, description="The pools, by name.")
 
     @model_validator(mode="after")

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from orchestra.core.envref import expand_env
 from orchestra.gateway.channel import Channel, http_connection
-from orchestra.gateway.errors import CallTimeout, ReplicaReset, ReplicaUnreachable, SessionLost
-from orchestra.gateway.rpc import Progress, ToolResult
+from orchestra.gateway.errors import (
+    CallTimeout,
+    NoHealthyReplica,
+    Overloaded,
+    ReplicaReset,
+    ReplicaUnreachable,
+    SessionLost,
+)
+from orchestra.gateway.rpc import CallLog, Progress, ToolResult
 
 if TYPE_CHECKING:
     from orchestra.gateway.replica import Replica
@@ -35,6 +42,8 @@ class Binding:
     replica: Replica
     channel: Channel
     upstream_session: str | None
+    last_used: float = field(default_factory=time.monotonic)
+    calls: int = 0  # in flight: a binding is never released mid-call
 
     def record(self) -> BindingRecord:
         return BindingRecord(self.replica.name, self.upstream_session)
@@ -55,7 +64,7 @@ class DedicatedSessions:
                     f"the {self.name!r} session lives in another gateway process; initialize a new session",
                     pool=self.name,
                 )
-            replica = await self._wait_for_replica(deadline)
+            replica = await self._spare_replica(deadline)
             replica.owner, replica.sessions = "bound", 1
             self._scale_once()  # a new spare for the next session
             assert replica.channel is not None
@@ -68,14 +77,31 @@ class DedicatedSessions:
             replica = await self._wait_for_replica(deadline)
         url = expand_env(replica.url or "", self._environ)
         label = f"session on {replica.name}"
+        session_id = rejoin.upstream_session if rejoin else None
         channel = Channel(
-            http_connection(url, self.headers(), label, session_id=rejoin.upstream_session if rejoin else None),
+            http_connection(url, self.headers(), label, self.config.max_message_size, session_id=session_id),
             label=label,
             initialize=rejoin is None,
         )
         await channel.start(self.config.startup_timeout)
         replica.sessions += 1
         return Binding(replica, channel, channel.session_id)
+
+    async def _spare_replica(self, deadline: float) -> Replica:
+        """A free replica for a new dedicated session. When every replica up to `replicas.max` belongs to a
+        client, wait `dedicated.wait` for one to be released, then say the pool is full (never queue for long)."""
+        full = len(self._live()) >= self.config.replicas.max and all(r.owner for r in self._live())
+        wait = self.config.dedicated.wait
+        try:
+            return await self._wait_for_replica(min(deadline, time.monotonic() + wait) if full else deadline)
+        except NoHealthyReplica:
+            if not (len(self._live()) >= self.config.replicas.max and all(r.owner for r in self._live())):
+                raise
+            raise Overloaded(
+                f"pool {self.name!r} is full: all {self.config.replicas.max} of its upstream sessions belong to "
+                f"other client sessions; retry after {wait:g}s, or end sessions you no longer use (DELETE)",
+                pool=self.name, retry_after=wait,
+            ) from None  # fmt: skip
 
     async def call_bound(
         self,
@@ -84,15 +110,17 @@ class DedicatedSessions:
         arguments: dict[str, Any] | None,
         *,
         progress: Progress | None = None,
+        log_to: CallLog | None = None,
     ) -> ToolResult:
         """Call `tool` in the client's own upstream session; if that session died, the client must re-initialize."""
         replica = binding.replica
         replica.in_flight += 1
-        replica.last_active = time.monotonic()
+        replica.last_active = binding.last_used = time.monotonic()
+        binding.calls += 1
         self._metrics.in_flight.labels(self.name).inc()
         try:
             return await asyncio.wait_for(
-                binding.channel.call_tool(tool, arguments, progress=progress), self.config.timeout
+                binding.channel.call_tool(tool, arguments, progress=progress, log_to=log_to), self.config.timeout
             )
         except TimeoutError:
             raise CallTimeout(f"{tool!r} did not finish within {self.config.timeout:g}s", pool=self.name) from None
@@ -105,6 +133,8 @@ class DedicatedSessions:
             ) from None
         finally:
             replica.in_flight -= 1
+            binding.calls -= 1
+            binding.last_used = time.monotonic()
             self._metrics.in_flight.labels(self.name).dec()
 
     async def release(self, binding: Binding) -> None:

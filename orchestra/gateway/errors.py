@@ -75,5 +75,30 @@ class SessionLost(GatewayError):
     code = -32014
 
 
+class ReplyTooLarge(GatewayError):
+    """The upstream's reply exceeded the pool's `max_message_size`; it was dropped, the replica kept."""
+
+    code = -32015
+
+
+class StateUnavailable(GatewayError):
+    """The shared state store (Redis) cannot be reached; nothing was done."""
+
+    code = -32016
+    retryable = True
+
+
 class UnknownTool(GatewayError):
+    code = types.INVALID_PARAMS
+
+
+class ToolNotAllowed(GatewayError):
+    """The tool exists upstream, but this gateway's `tools` filter does not expose it."""
+
+    code = types.INVALID_PARAMS
+
+
+class EgressDenied(GatewayError):
+    """A URL argument points where the pool's egress policy does not allow."""
+
     code = types.INVALID_PARAMS

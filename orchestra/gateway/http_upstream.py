@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 
-from orchestra.gateway.errors import ReplicaReset, ReplicaUnreachable
-from orchestra.gateway.rpc import Connection, LogSink, RpcError, lost
+from orchestra.gateway.errors import ReplicaReset, ReplicaUnreachable, ReplyTooLarge
+from orchestra.gateway.rpc import Connection, RpcError, lost
 
 _NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 _SENT = (aiohttp.ClientError, asyncio.TimeoutError)
@@ -30,12 +30,13 @@ class HttpConnection(Connection):
         *,
         headers: dict[str, str],
         label: str,
+        max_message_size: int,
         session_id: str | None = None,
-        on_log: LogSink | None = None,
         on_tools_changed: Any = None,
     ) -> None:
-        super().__init__(label, on_log=on_log, on_tools_changed=on_tools_changed)
+        super().__init__(label, on_tools_changed=on_tools_changed)
         self.url = url
+        self._max_message_size = max_message_size
         self.session_id = session_id
         self.protocol_version: str | None = None
         self._base_headers = {
@@ -103,7 +104,7 @@ class HttpConnection(Connection):
             try:
                 if response.content_type == "text/event-stream":
                     return await self._read_stream(response, request_id)
-                return json.loads(await response.read())
+                return json.loads(await self._read_capped(response))
             except ValueError as exc:
                 raise ReplicaReset(f"{self.label} sent a reply that is not JSON-RPC ({exc})") from None
 
@@ -111,15 +112,29 @@ class HttpConnection(Connection):
         """Notifications as they come, then our reply. The stream is read to its end (the server closes it
         after the reply) so the connection returns to the pool instead of being dropped."""
         reply: dict[str, Any] | None = None
-        async for data in _sse_data(response):
+        async for data in _sse_data(response, self._max_message_size, self._too_large):
             incoming = json.loads(data)
             if "method" in incoming:
-                await self._dispatch_incoming(incoming)
+                await self._dispatch_incoming(incoming, on_stream_of=request_id)
             elif incoming.get("id") == request_id:
                 reply = incoming
         if reply is None:
             raise lost(self.label)  # the stream ended without our answer
         return reply
+
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> bytes:
+        body = bytearray()
+        async for chunk in response.content.iter_any():
+            body += chunk
+            if len(body) > self._max_message_size:
+                raise self._too_large()
+        return bytes(body)
+
+    def _too_large(self) -> ReplyTooLarge:
+        # The response is released unread, so its connection closes; the upstream session itself lives on.
+        limit = f"{self._max_message_size / 2**20:g} MiB"
+        return ReplyTooLarge(f"the upstream's reply is over the pool's max_message_size ({limit}); ask for less "
+                             "(a page, a filter) or raise the limit")  # fmt: skip
 
     async def _send_notification(self, message: dict[str, Any]) -> None:
         async with self._post(message) as response:
@@ -143,13 +158,17 @@ class HttpConnection(Connection):
         await self._http.close()
 
 
-async def _sse_data(response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+async def _sse_data(
+    response: aiohttp.ClientResponse, max_event: int, too_large: Callable[[], Exception]
+) -> AsyncIterator[str]:
     """The `data` of each server-sent event. Hand-written because it is on every call's path: a line-by-line
     decoder (httpx-sse) cost 0.5 ms a call here, this costs a few microseconds."""
     buffer = b""
     async for chunk in response.content.iter_any():
         buffer += chunk.replace(b"\r\n", b"\n")
         *events, buffer = buffer.split(b"\n\n")
+        if len(buffer) > max_event:
+            raise too_large()
         for event in events:
             data = [line[5:].removeprefix(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
             if any(data):  # servers may send events with empty data (priming events for resumption)

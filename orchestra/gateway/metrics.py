@@ -38,6 +38,9 @@ class GatewayMetrics:
         self.retries = Counter(
             "mcp_retries_total", "Calls retried on another replica.", ["pool", "tool", "reason"], registry=r
         )
+        self.egress_refused = Counter(
+            "mcp_egress_refused_total", "Requests a pool's egress proxy refused.", ["pool"], registry=r
+        )
         self.restarts = Counter(
             "mcp_replica_restarts_total", "Replica (re)starts after the first.", ["pool"], registry=r
         )

@@ -12,9 +12,10 @@ import contextlib
 import itertools
 import logging
 import math
+import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
 from typing import Any
 
 from mcp import types
@@ -24,6 +25,7 @@ from orchestra.core.envref import expand_env
 from orchestra.gateway.channel import ConnectionFactory, http_connection, stdio_connection
 from orchestra.gateway.config import PoolConfig
 from orchestra.gateway.dedicated import DedicatedSessions
+from orchestra.gateway.egress import EgressPolicy
 from orchestra.gateway.errors import (
     CallOutcomeUnknown,
     CallTimeout,
@@ -35,11 +37,13 @@ from orchestra.gateway.errors import (
 )
 from orchestra.gateway.metrics import GatewayMetrics
 from orchestra.gateway.replica import Replica, jittered
-from orchestra.gateway.rpc import LogSink, Progress, ToolResult
+from orchestra.gateway.rpc import CallLog, Progress, RpcError, ToolResult
 
 log = logging.getLogger("orchestra.gateway.pool")
 
 _SCALE_TICK = 1.0
+_MAX_TOOL_PAGES = 100
+_FIRST_LISTING_WAIT = 5.0  # a client listing tools waits at most this long for a pool that has never listed
 
 
 class Pool(DedicatedSessions):
@@ -52,7 +56,6 @@ class Pool(DedicatedSessions):
         *,
         environ: dict[str, str],
         metrics: GatewayMetrics,
-        on_log: Callable[[str, types.LoggingMessageNotificationParams], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
         self.config = config
@@ -60,7 +63,6 @@ class Pool(DedicatedSessions):
         self.tools: dict[str, types.Tool] = {}
         self._environ = environ
         self._metrics = metrics
-        self._on_log = on_log
         self._names = itertools.count()
         self._rr = itertools.count()
         self._changed = asyncio.Event()
@@ -71,6 +73,9 @@ class Pool(DedicatedSessions):
         self._tasks: list[asyncio.Task[None]] = []
         self._restarts_seen = 0
         self._retiring: set[asyncio.Task[None]] = set()
+        self._refreshing: asyncio.Task[None] | None = None
+        self.listing_error: str | None = None
+        self.egress: EgressPolicy | None = None  # set by the gateway once the pool's egress proxy runs
 
     # -- lifecycle -------------------------------------------------------------------------------------
     @property
@@ -78,22 +83,31 @@ class Pool(DedicatedSessions):
         return self.config.session == "dedicated" and self.config.is_stdio
 
     async def start(self) -> None:
-        """Start the replicas and wait (up to `startup_timeout`) for one to be healthy and list its tools."""
+        """Start the replicas and wait (up to `startup_timeout`) for one to be healthy and list its tools.
+
+        Returns early when every replica failed its first start: the pool is then reported broken, with the
+        reason, and keeps restarting in the background while the other pools serve."""
         if self.config.is_stdio:
+            if self.config.cwd:  # e.g. the browser's output folder, which is also its only file workspace
+                await asyncio.to_thread(os.makedirs, expand_env(self.config.cwd, self._environ), exist_ok=True)
             for _ in range(max(self.config.replicas.min, 1)):
                 self._add_stdio_replica()
         else:
             for url in self.config.upstream_urls:
                 name = f"{self.name}-{next(self._names)}"
-                connect = http_connection(expand_env(url, self._environ), self.headers(), f"replica {name}")
+                connect = http_connection(
+                    expand_env(url, self._environ), self.headers(), f"replica {name}", self.config.max_message_size
+                )
                 self._add_replica(connect, name, url=url)
         self._tasks = [
             asyncio.create_task(self._health_loop(), name=f"health {self.name}"),
             asyncio.create_task(self._scale_loop(), name=f"scale {self.name}"),
         ]
-        with contextlib.suppress(NoHealthyReplica):
+        try:
             await self._wait_for_replica(time.monotonic() + self.config.startup_timeout)
             await self.refresh_tools()
+        except GatewayError as exc:
+            log.warning("pool %s is not available yet: %s", self.name, exc.message)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -111,7 +125,8 @@ class Pool(DedicatedSessions):
             **get_default_environment(),
             **{k: expand_env(v, self._environ) for k, v in self.config.env.items()},
         }
-        return stdio_connection(argv, env, self.config.cwd, label)
+        cwd = expand_env(self.config.cwd, self._environ) if self.config.cwd else None
+        return stdio_connection(argv, env, cwd, label, self.config.max_message_size)
 
     def _add_stdio_replica(self) -> Replica:
         name = f"{self.name}-{next(self._names)}"
@@ -122,21 +137,11 @@ class Pool(DedicatedSessions):
     ) -> Replica:
         replica = Replica(
             name, self.config, connect, single_use=single_use, url=url,
-            on_change=self._replica_changed, on_log=self._log_sink(name), on_tools_changed=self._mark_tools_stale,
+            on_change=self._replica_changed, on_tools_changed=self._mark_tools_stale,
         )  # fmt: skip
         self.replicas.append(replica)
         replica.start()
         return replica
-
-    def _log_sink(self, replica: str) -> LogSink | None:
-        if self._on_log is None:
-            return None
-        on_log = self._on_log
-
-        async def forward(params: types.LoggingMessageNotificationParams) -> None:
-            await on_log(replica, params)
-
-        return forward
 
     def _replica_changed(self) -> None:
         self._changed.set()
@@ -155,25 +160,58 @@ class Pool(DedicatedSessions):
 
     # -- tools ----------------------------------------------------------------------------------------
     async def list_tools(self) -> list[types.Tool]:
+        """The tools this pool exposes (its `tools` filter applied), without waiting on busy replicas: a known
+        catalogue is served at once and refreshed in the background when an upstream said it changed."""
         if self._tools_stale:
-            with contextlib.suppress(GatewayError):
-                await self.refresh_tools()
-        return list(self.tools.values())
+            if self.tools or self.listing_error:
+                self._refresh_soon()
+            else:
+                with contextlib.suppress(GatewayError, TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self._refresh_soon()), _FIRST_LISTING_WAIT)
+        return [tool for name, tool in self.tools.items() if self.config.tools.permits(name)]
+
+    def _refresh_soon(self) -> asyncio.Task[None]:
+        if self._refreshing is None or self._refreshing.done():
+            self._refreshing = asyncio.create_task(self._refresh_quietly(), name=f"list tools {self.name}")
+        return self._refreshing
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh_tools()
+        except GatewayError as exc:
+            self.listing_error = exc.message
+            log.warning("pool %s could not list its tools: %s", self.name, exc.message)
 
     async def refresh_tools(self) -> None:
-        replica = await self._wait_for_replica(time.monotonic() + self.config.timeout)
+        """List the upstream's tools, page by page, within the pool's `timeout`; any live replica will do (a
+        dedicated pool's replicas all belong to clients, and listing changes nothing)."""
+        deadline = time.monotonic() + self.config.timeout
+        replica = self._listing_replica() or await self._wait_for_replica(deadline)
         assert replica.channel is not None
         tools: dict[str, types.Tool] = {}
         cursor: str | None = None
-        while True:
-            page = types.ListToolsResult.model_validate(
-                await replica.channel.request("tools/list", {"cursor": cursor} if cursor else None)
-            )
-            tools.update((tool.name, tool) for tool in page.tools)
-            cursor = page.nextCursor
-            if not cursor:
-                break
-        self.tools, self._tools_stale = tools, False
+        seen: set[str] = set()
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                for _ in range(_MAX_TOOL_PAGES):
+                    page = types.ListToolsResult.model_validate(
+                        await replica.channel.request("tools/list", {"cursor": cursor} if cursor else None)
+                    )
+                    tools.update((tool.name, tool) for tool in page.tools)
+                    cursor = page.nextCursor
+                    if not cursor or cursor in seen:
+                        break
+                    seen.add(cursor)
+        except TimeoutError:
+            raise CallTimeout(f"listing tools of pool {self.name!r} took over {self.config.timeout:g}s",
+                              pool=self.name) from None  # fmt: skip
+        except (RpcError, ValueError) as exc:
+            raise ReplicaReset(f"replica {replica.name} answered tools/list badly: {exc}", pool=self.name) from None
+        self.tools, self._tools_stale, self.listing_error = tools, False, None
+
+    def _listing_replica(self) -> Replica | None:
+        now = time.monotonic()
+        return next((r for r in self.replicas if r.available(now)), None)
 
     def safe_to_repeat(self, tool: str) -> bool:
         if tool in self.config.retry_policy.safe_tools:
@@ -207,6 +245,9 @@ class Pool(DedicatedSessions):
             candidates = self._candidates(exclude)
             if candidates:
                 return self._pick(candidates)
+            broken = self.broken_reason()
+            if broken is not None:  # nothing is coming up: say why now instead of waiting out the deadline
+                raise NoHealthyReplica(f"pool {self.name!r} is not available: {broken}", pool=self.name)
             if self._pending >= self.config.circuit_breakers.max_pending_requests:
                 raise Overloaded(f"pool {self.name!r} has too many calls waiting for a replica", pool=self.name)
             self._scale_up()
@@ -220,9 +261,23 @@ class Pool(DedicatedSessions):
             finally:
                 self._pending -= 1
 
+    def broken_reason(self) -> str | None:
+        """Why the pool cannot serve, when every live replica failed its last start (else None: it is up, or a
+        replica is on its way up)."""
+        live = self._live()
+        if not live or any(r.state == "healthy" or r.start_failures == 0 for r in live):
+            return None
+        latest = max(live, key=lambda r: r.failed_at)
+        return f"{latest.last_error}; retrying in the background"
+
     # -- calls ----------------------------------------------------------------------------------------
     async def call_tool(
-        self, tool: str, arguments: dict[str, Any] | None, *, progress: Progress | None = None
+        self,
+        tool: str,
+        arguments: dict[str, Any] | None,
+        *,
+        progress: Progress | None = None,
+        log_to: CallLog | None = None,
     ) -> ToolResult:
         """Call `tool` on a replica of this pool (shared sessions), failing over when that is safe."""
         if self._in_flight >= self.config.circuit_breakers.max_requests:
@@ -238,7 +293,7 @@ class Pool(DedicatedSessions):
                 replica = await self._wait_for_replica(deadline, exclude=tried)
                 tried.add(replica.name)
                 try:
-                    return await self._try(replica, tool, arguments, deadline, progress)
+                    return await self._try(replica, tool, arguments, deadline, progress, log_to)
                 except (ReplicaUnreachable, ReplicaReset, CallTimeout) as failure:
                     reason, sent = _classify(failure)
                     retry = (
@@ -280,6 +335,7 @@ class Pool(DedicatedSessions):
         arguments: dict[str, Any] | None,
         deadline: float,
         progress: Progress | None,
+        log_to: CallLog | None,
     ) -> ToolResult:
         per_try = self.config.retry_policy.per_try_timeout or self.config.timeout
         budget = min(per_try, deadline - time.monotonic())
@@ -289,7 +345,9 @@ class Pool(DedicatedSessions):
         if replica.in_flight > self.config.replicas.target_in_flight:
             self._scale_up()
         try:
-            result = await asyncio.wait_for(replica.channel.call_tool(tool, arguments, progress=progress), budget)
+            result = await asyncio.wait_for(
+                replica.channel.call_tool(tool, arguments, progress=progress, log_to=log_to), budget
+            )
         except TimeoutError:
             self._record_failure(replica)
             raise CallTimeout(f"replica {replica.name} did not answer within {budget:.1f}s", pool=self.name) from None
@@ -364,9 +422,22 @@ class Pool(DedicatedSessions):
         now = time.monotonic()
         return any(r.available(now) for r in self.replicas) and bool(self.tools)
 
+    @property
+    def status(self) -> tuple[str, str | None]:
+        """`ready`, `starting` or `broken`, and the reason when it is not ready."""
+        if self.ready:
+            return "ready", None
+        broken = self.broken_reason()
+        if broken is not None:
+            return "broken", broken
+        return "starting", self.listing_error
+
     def describe(self) -> dict[str, Any]:
         now = time.monotonic()
+        status, reason = self.status
         return {
+            "status": status,
+            "reason": reason,
             "tier": self.config.tier,
             "description": self.config.description,
             "session": self.config.session,
@@ -376,7 +447,8 @@ class Pool(DedicatedSessions):
             "healthy": sum(1 for r in self.replicas if r.available(now)),
             "in_flight": self._in_flight,
             "pending": self._pending,
-            "tools": sorted(self.tools),
+            "tools": sorted(name for name in self.tools if self.config.tools.permits(name)),
+            "tools_hidden": sorted(name for name in self.tools if not self.config.tools.permits(name)),
             "ready": self.ready,
         }
 

@@ -14,7 +14,6 @@ from mcp import types
 from orchestra.gateway.channel import Channel, ConnectionFactory, first_of
 from orchestra.gateway.config import PoolConfig
 from orchestra.gateway.errors import ReplicaUnreachable
-from orchestra.gateway.rpc import LogSink
 
 log = logging.getLogger("orchestra.gateway.replica")
 
@@ -29,7 +28,8 @@ def jittered(seconds: float) -> float:
 
 
 class Replica:
-    """A supervised upstream: stdio process or URL. `single_use` replicas (dedicated stdio) are not restarted."""
+    """A supervised upstream: stdio process or URL. `single_use` replicas (dedicated stdio) are not restarted once
+    they have served: their state belonged to one client. A failed start is retried, with back-off, either way."""
 
     def __init__(
         self,
@@ -39,7 +39,6 @@ class Replica:
         *,
         single_use: bool = False,
         on_change: Callable[[], None],
-        on_log: LogSink | None = None,
         on_tools_changed: Callable[[], None] | None = None,
         url: str | None = None,
     ) -> None:
@@ -58,12 +57,14 @@ class Replica:
         self.consecutive_5xx = 0
         self.ejected_until = 0.0
         self.ejections = 0
+        self.start_failures = 0  # failed starts in a row; a pool whose every replica has some is broken
+        self.failed_at = 0.0
+        self.last_error: str | None = None
         self._health_fails = 0
         self._health_passes = 0
         self._config = config
         self._connect = connect
         self._on_change = on_change
-        self._on_log = on_log
         self._on_tools_changed = on_tools_changed
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -88,17 +89,21 @@ class Replica:
             channel = Channel(
                 self._connect,
                 label=f"replica {self.name}",
-                on_log=self._on_log,
                 on_tools_changed=self._on_tools_changed,
             )
+            self._set_state("starting")
             try:
                 await channel.start(self._config.startup_timeout)
             except ReplicaUnreachable as exc:
-                log.warning("%s; retrying in about %.1fs", exc, backoff)
+                self.start_failures += 1
+                self.failed_at = time.monotonic()
+                self.last_error = exc.message
+                log.warning("%s; retrying in about %.1fs", exc.message, backoff)
                 self._set_state("unhealthy")
             else:
                 self.channel = channel
                 self.started_at = time.monotonic()
+                self.start_failures, self.last_error = 0, None
                 self._health_fails = self._health_passes = 0
                 self._set_state("healthy")
                 log.info("replica %s is up%s", self.name, f" (pid {self.pid})" if self.pid else "")
@@ -111,8 +116,6 @@ class Replica:
                     break
                 if time.monotonic() - self.started_at > _STABLE_UPTIME:
                     backoff = self._config.replicas.restart_backoff
-            if self.single_use and self.channel is None:
-                break
             try:
                 await asyncio.wait_for(self._stopping.wait(), jittered(backoff))
             except TimeoutError:
@@ -197,6 +200,7 @@ class Replica:
             "uptime_s": round(now - self.started_at, 1) if self.state == "healthy" else 0.0,
             "draining": self.draining,
             "server": self.server_info(),
+            "last_error": self.last_error,
         }
 
     def server_info(self) -> str | None:

@@ -1,7 +1,8 @@
 """What a client sees at each endpoint, and the governed path of one tool call.
 
-A call passes, in order: name resolution (pool and upstream tool), rate limits (pool, then API key), the
-result cache (read-only tools), the pool (balanced, failed over) or the client's dedicated upstream session.
+A call passes, in order: name resolution (pool and upstream tool, through the pool's tool filter), the pool's
+egress policy for URL arguments, rate limits (pool, then API key), the result cache (read-only tools), the pool
+(balanced, failed over) or the client's dedicated upstream session.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +21,19 @@ from mcp import types
 
 from orchestra.gateway.config import TIERS
 from orchestra.gateway.dedicated import Binding
-from orchestra.gateway.errors import RateLimited, UnknownTool
+from orchestra.gateway.egress import EgressRefused
+from orchestra.gateway.errors import (
+    EgressDenied,
+    GatewayError,
+    NoHealthyReplica,
+    RateLimited,
+    SessionLost,
+    ToolNotAllowed,
+    UnknownTool,
+)
 from orchestra.gateway.metrics import GatewayMetrics
 from orchestra.gateway.pool import Pool
-from orchestra.gateway.rpc import Progress, ToolResult
+from orchestra.gateway.rpc import CallLog, Progress, ToolResult
 from orchestra.gateway.stores import RateLimiter, ResultCache, SessionRecord, SessionStore
 
 log = logging.getLogger("orchestra.gateway")
@@ -30,6 +41,7 @@ log = logging.getLogger("orchestra.gateway")
 _SEPARATOR = "__"
 _INVALID = re.compile(r"[^a-zA-Z0-9_-]")
 _MAX_NAME = 64
+_SWEEP_EVERY = 5.0  # at most; pools with shorter idle timeouts are swept at half their timeout
 
 
 def namespaced_name(pool: str, tool: str, taken: set[str]) -> str:
@@ -60,11 +72,12 @@ class Endpoint:
 
 @dataclass
 class CallContext:
-    """Who is calling: their session, their API key's id (never the key), and where progress goes."""
+    """Who is calling: their session, their API key's id (never the key), where progress and logs go."""
 
     session: SessionRecord
     key_id: str | None = None
     progress: Progress | None = None
+    log_to: CallLog | None = None
 
 
 class Router:
@@ -84,6 +97,10 @@ class Router:
         self._metrics = metrics
         self._bindings: dict[str, dict[str, Binding]] = {}
         self._binding_locks: dict[str, asyncio.Lock] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep_loop(), name="release idle dedicated sessions")
 
     # -- endpoints ------------------------------------------------------------------------------------
     def exists(self, endpoint: Endpoint) -> bool:
@@ -133,14 +150,46 @@ class Router:
     async def resolve(self, endpoint: Endpoint, name: str) -> tuple[Pool, types.Tool]:
         catalog = await self._catalog(endpoint)
         if name not in catalog:
+            self._explain_missing(endpoint, name)
             close = [n for n in catalog if n.endswith(name) or name.endswith(n)][:3]
             hint = f"; did you mean {', '.join(close)}?" if close else "; call tools/list for the names"
             raise UnknownTool(f"unknown tool {name!r} at /{endpoint.path}/mcp{hint}", tool=name)
         return catalog[name]
 
+    def _explain_missing(self, endpoint: Endpoint, name: str) -> None:
+        """A name that is missing because its pool hides it or cannot list gets that reason, not 'unknown'."""
+        for pool in self._pools_of(endpoint):
+            prefix = "" if endpoint.kind == "pools" else f"{pool.name}{_SEPARATOR}"
+            if prefix and not name.startswith(prefix):
+                continue
+            tool = name.removeprefix(prefix)
+            if tool in pool.tools and not pool.config.tools.permits(tool):
+                raise ToolNotAllowed(
+                    f"tool {tool!r} of pool {pool.name!r} is not exposed by this gateway (gateway.pools."
+                    f"{pool.name}.tools)", tool=name,
+                )  # fmt: skip
+            status, reason = pool.status
+            if not pool.tools and status != "ready":
+                why = reason or "see /admin/pools"
+                raise NoHealthyReplica(f"pool {pool.name!r} is {status}: {why}", pool=pool.name)
+
+    async def _check_egress(self, pool: Pool, arguments: dict[str, Any] | None) -> None:
+        if pool.egress is None:
+            return
+        names = set(pool.config.egress.url_arguments if pool.config.egress else ())
+        for key, value in _walk(arguments or {}):
+            if key in names:
+                if not isinstance(value, str):
+                    raise EgressDenied(f"argument {key!r} must be a URL string", pool=pool.name)
+                try:
+                    await pool.egress.check_url(value)
+                except EgressRefused as refused:
+                    raise EgressDenied(f"pool {pool.name!r} may not open that URL: {refused}", pool=pool.name) from None
+
     async def _governed_call(
         self, pool: Pool, tool: str, arguments: dict[str, Any] | None, ctx: CallContext
     ) -> ToolResult:
+        await self._check_egress(pool, arguments)
         await self._check_rate_limits(pool, ctx.key_id)
         cache_key = self._cache_key(pool, tool, arguments)
         if cache_key is not None:
@@ -151,9 +200,9 @@ class Router:
             self._metrics.cache_misses.labels(pool.name, tool).inc()
         if pool.config.session == "dedicated":
             binding = await self._binding(pool, ctx.session)
-            result = await pool.call_bound(binding, tool, arguments, progress=ctx.progress)
+            result = await pool.call_bound(binding, tool, arguments, progress=ctx.progress, log_to=ctx.log_to)
         else:
-            result = await pool.call_tool(tool, arguments, progress=ctx.progress)
+            result = await pool.call_tool(tool, arguments, progress=ctx.progress, log_to=ctx.log_to)
         if cache_key is not None and not result.get("isError"):  # errors are never cached
             await self._cache.put(cache_key, json.dumps(result, separators=(",", ":")), pool.config.cache.ttl)
         return result
@@ -192,6 +241,8 @@ class Router:
             local = self._bindings.setdefault(session.id, {})
             if pool.name in local:
                 return local[pool.name]
+            if pool.name in session.released:
+                raise SessionLost(session.released[pool.name], pool=pool.name)
             recorded = session.bindings.get(pool.name)
             binding = await pool.bind(rejoin=recorded)
             local[pool.name] = binding
@@ -213,6 +264,75 @@ class Router:
         self._binding_locks.pop(session_id, None)
         await self.sessions.delete(session_id)
 
+    @property
+    def bound_sessions(self) -> int:
+        return sum(1 for bindings in self._bindings.values() if bindings)
+
+    async def _sweep_loop(self) -> None:
+        idle_limits = [p.config.dedicated.idle_timeout for p in self.pools.values() if p.config.session == "dedicated"]
+        every = max(0.2, min([_SWEEP_EVERY, *(limit / 2 for limit in idle_limits)]))
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.sweep()
+            except GatewayError as exc:  # the store is unreachable: try again next round
+                log.debug("dedicated-session sweep skipped: %s", exc.message)
+
+    async def sweep(self) -> None:
+        """Release the dedicated upstream sessions (browsers) of client sessions that ended or expired in the
+        shared store, and of those idle past their pool's `dedicated.idle_timeout`."""
+        now = time.monotonic()
+        for session_id, bindings in list(self._bindings.items()):
+            if not bindings:
+                continue
+            if not await self.sessions.alive(session_id):
+                log.info("client session %s… ended or expired; releasing its upstream sessions", session_id[:8])
+                await self.end_session(session_id)
+                continue
+            idle = {
+                name: binding
+                for name, binding in bindings.items()
+                if binding.calls == 0 and now - binding.last_used > self.pools[name].config.dedicated.idle_timeout
+            }
+            if idle:
+                await self._release_idle(session_id, idle)
+
+    async def _release_idle(self, session_id: str, idle: dict[str, Binding]) -> None:
+        async with self._binding_locks.setdefault(session_id, asyncio.Lock()):
+            record = await self.sessions.load(session_id)
+            for name, binding in idle.items():
+                self._bindings[session_id].pop(name, None)
+                await self.pools[name].release(binding)
+                limit = self.pools[name].config.dedicated.idle_timeout
+                log.info("released the %s session of client session %s… after %gs idle", name, session_id[:8], limit)
+                if record is not None:
+                    record.bindings.pop(name, None)
+                    record.released[name] = (
+                        f"the {name!r} upstream session was released after {limit:g}s without calls "
+                        f"(gateway.pools.{name}.dedicated.idle_timeout); its state is gone: initialize a new session"
+                    )
+            if record is not None:
+                await self.sessions.save(record)
+
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
         for session_id in list(self._bindings):
             await self.end_session(session_id)
+
+
+def _walk(arguments: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Every (key, value) pair in nested arguments, containers included; list items carry their list's key.
+    Iterative, so arguments nested as deep as JSON allows cannot exhaust the stack."""
+    stack: list[tuple[str | None, Any]] = [(None, arguments)]
+    while stack:
+        key, value = stack.pop()
+        if isinstance(value, dict):
+            if key is not None:
+                yield key, value
+            stack.extend(value.items())
+        elif isinstance(value, list):
+            stack.extend((key, item) for item in value)
+        elif key is not None:
+            yield key, value

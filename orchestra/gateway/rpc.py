@@ -16,6 +16,7 @@ import itertools
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from mcp import types
@@ -30,6 +31,20 @@ ToolResult = dict[str, Any]
 LogSink = Callable[[types.LoggingMessageNotificationParams], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class CallLog:
+    """Where an upstream's log messages about one call go: the stream of the client session that made it.
+
+    A log message is delivered only where it provably belongs: over HTTP, when it arrives on that call's own
+    response stream; over stdio (where messages carry no request id), when every call in flight on the
+    connection comes from the same client session. Anything else goes to the gateway's own log, never to
+    another client.
+    """
+
+    session: str
+    sink: LogSink | None  # None: the client asked for no log messages
+
+
 class RpcError(Exception):
     """The upstream server answered a request with a JSON-RPC error."""
 
@@ -41,21 +56,24 @@ class RpcError(Exception):
 class Connection(ABC):
     """Requests, notifications and the bookkeeping both transports share; subclasses move the bytes."""
 
-    def __init__(
-        self, label: str, *, on_log: LogSink | None = None, on_tools_changed: Callable[[], None] | None = None
-    ):
+    def __init__(self, label: str, *, on_tools_changed: Callable[[], None] | None = None):
         self.label = label
         self.pid: int | None = None
         self.session_id: str | None = None
         self.ended = asyncio.Event()
         self._ids = itertools.count(1)
         self._progress: dict[int, Progress] = {}
-        self._on_log = on_log
+        self._logs: dict[int, CallLog] = {}  # client calls in flight, with where their logs go
         self._on_tools_changed = on_tools_changed
         self._background: set[asyncio.Task[None]] = set()
 
     async def request(
-        self, method: str, params: dict[str, Any] | None = None, *, progress: Progress | None = None
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        progress: Progress | None = None,
+        log_to: CallLog | None = None,
     ) -> Any:
         """Send a request and return its `result`; `RpcError` for the server's errors, gateway errors for ours."""
         request_id = next(self._ids)
@@ -65,6 +83,8 @@ class Connection(ABC):
             self._progress[request_id] = progress
         if params is not None:
             message["params"] = params
+        if log_to is not None:  # the gateway's own requests (ping, listing) have no client to log to
+            self._logs[request_id] = log_to
         try:
             reply = await self._exchange(request_id, message)
         except asyncio.CancelledError:
@@ -72,6 +92,7 @@ class Connection(ABC):
             raise
         finally:
             self._progress.pop(request_id, None)
+            self._logs.pop(request_id, None)
         if "error" in reply:
             raise RpcError(reply["error"])
         return reply.get("result")
@@ -90,21 +111,38 @@ class Connection(ABC):
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _dispatch_incoming(self, message: dict[str, Any]) -> None:
-        """A notification or request from the server (responses are matched by the transport)."""
+    async def _dispatch_incoming(self, message: dict[str, Any], on_stream_of: int | None = None) -> None:
+        """A notification or request from the server (responses are matched by the transport); `on_stream_of`
+        names the request whose response stream carried it (HTTP), if any."""
         method = message.get("method")
-        params = message.get("params") or {}
+        params = message.get("params")
+        params = params if isinstance(params, dict) else {}
         if "id" in message:  # a request to us (sampling, roots, elicitation): not offered by the gateway
             await self._reply_error(message["id"], types.METHOD_NOT_FOUND, f"the gateway does not serve {method}")
         elif method == "notifications/progress":
-            callback = self._progress.get(params.get("progressToken"))  # type: ignore[arg-type]
+            token = params.get("progressToken")
+            callback = self._progress.get(token) if isinstance(token, int) else None
             if callback is not None:
-                await callback(params.get("progress", 0), params.get("total"), params.get("message"))
-        elif method == "notifications/message" and self._on_log is not None:
+                with contextlib.suppress(ValueError, TypeError):
+                    progress = types.ProgressNotificationParams.model_validate(params)
+                    await callback(progress.progress, progress.total, progress.message)
+        elif method == "notifications/message":
             with contextlib.suppress(ValueError):
-                await self._on_log(types.LoggingMessageNotificationParams.model_validate(params))
+                await self._route_log(types.LoggingMessageNotificationParams.model_validate(params), on_stream_of)
         elif method == "notifications/tools/list_changed" and self._on_tools_changed is not None:
             self._on_tools_changed()
+
+    async def _route_log(self, params: types.LoggingMessageNotificationParams, on_stream_of: int | None) -> None:
+        if on_stream_of is not None:
+            target = self._logs.get(on_stream_of)
+        else:
+            targets = list(self._logs.values())
+            same_session = bool(targets) and all(t.session == targets[0].session for t in targets)
+            target = targets[0] if same_session else None
+        if target is not None and target.sink is not None:
+            await target.sink(params)
+        else:
+            log.debug("%s logged outside any one client's call: %.500r", self.label, params.data)
 
     async def initialize(self) -> types.InitializeResult:
         result = await self.request(

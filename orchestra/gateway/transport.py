@@ -4,29 +4,31 @@ Why not the SDK's `StreamableHTTPSessionManager`: it keeps sessions in process m
 contract is that any gateway replica serves any session (ARCHITECTURE.md, "Tool sessions"). So this module
 speaks the transport itself (POST for messages, JSON or SSE replies, `Mcp-Session-Id`, DELETE to end, 404
 for unknown sessions) and keeps sessions in the shared store, using the SDK's types for every message.
+
+Every reply is JSON-RPC, whatever the input: malformed messages get their JSON-RPC error with HTTP 400,
+oversized bodies 413, an unreachable state store 503 with `Retry-After`. A session belongs to the API key
+that created it; to any other key it does not exist (404).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 from mcp import types
 from mcp.shared.version import SUPPORTED_PROTOCOL_VERSIONS
 from pydantic import ValidationError
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response, StreamingResponse
 
-from orchestra.gateway.errors import GatewayError, SessionLost
+from orchestra.gateway.errors import GatewayError, SessionLost, StateUnavailable
 from orchestra.gateway.router import CallContext, Endpoint, Router
-from orchestra.gateway.rpc import RpcError, ToolResult
+from orchestra.gateway.rpc import CallLog, RpcError, ToolResult
 from orchestra.gateway.stores import SessionRecord
+from orchestra.gateway.wire import BadMessage, JsonReply, error_body, json_bytes, parse_message
 
 log = logging.getLogger("orchestra.gateway")
 
@@ -35,42 +37,13 @@ _LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "
 _REQUEST_CANCELLED = -32800
 
 
-@dataclass(eq=False)  # hashed by identity: one listener per call
-class _LogListener:
-    queue: asyncio.Queue[dict[str, Any]]
-    min_level: int
-    replica: str | None  # dedicated pools: only the client's own replica
-
-
-class LogHub:
-    """Routes upstream log notifications to the SSE streams of calls in flight on the same pool."""
-
-    def __init__(self) -> None:
-        self._listeners: dict[str, set[_LogListener]] = {}
-
-    async def publish(self, pool: str, replica: str, params: types.LoggingMessageNotificationParams) -> None:
-        log.debug("log from %s: %s", replica, params.data)
-        level = _LEVELS.index(params.level)
-        for listener in list(self._listeners.get(pool, ())):
-            if level >= listener.min_level and listener.replica in (None, replica):
-                listener.queue.put_nowait(_notification("notifications/message", params))
-
-    @contextlib.contextmanager
-    def listen(self, pool: str, listener: _LogListener) -> Any:
-        self._listeners.setdefault(pool, set()).add(listener)
-        try:
-            yield
-        finally:
-            self._listeners[pool].discard(listener)
-
-
 class McpEndpoint:
     """Serves one gateway's `/pools/<pool>/mcp`, `/tiers/<tier>/mcp` and `/mcp`."""
 
-    def __init__(self, router: Router, logs: LogHub, *, version: str) -> None:
+    def __init__(self, router: Router, *, version: str, max_request_bytes: int) -> None:
         self._router = router
-        self._logs = logs
         self._version = version
+        self._max_request_bytes = max_request_bytes
         self._in_flight: dict[tuple[str, types.RequestId], asyncio.Task[Any]] = {}
 
     async def handle(self, request: Request, endpoint: Endpoint, key_id: str | None) -> Response:
@@ -84,45 +57,68 @@ class McpEndpoint:
             return _http_error(
                 400, f"unsupported MCP-Protocol-Version {version!r}; supported: {SUPPORTED_PROTOCOL_VERSIONS}"
             )
-        if request.method == "DELETE":
-            return await self._delete(request, endpoint)
-        return await self._post(request, endpoint, key_id)
+        try:
+            if request.method == "DELETE":
+                return await self._delete(request, endpoint, key_id)
+            return await self._post(request, endpoint, key_id)
+        except StateUnavailable as exc:
+            retry = exc.data.get("retry_after", 1)
+            body = error_body(None, exc.to_error())
+            return JsonReply(body, status_code=503, headers={"Retry-After": str(max(1, round(retry)))})
+        except ClientDisconnect:
+            return Response(status_code=400)
 
-    async def _delete(self, request: Request, endpoint: Endpoint) -> Response:
-        session = await self._session(request, endpoint)
+    async def _delete(self, request: Request, endpoint: Endpoint, key_id: str | None) -> Response:
+        session = await self._session(request, endpoint, key_id)
         if isinstance(session, Response):
             return session
         await self._router.end_session(session.id)
         return Response(status_code=200)
 
-    async def _session(self, request: Request, endpoint: Endpoint) -> SessionRecord | Response:
+    async def _session(self, request: Request, endpoint: Endpoint, key_id: str | None) -> SessionRecord | Response:
         session_id = request.headers.get(SESSION_HEADER)
         if not session_id:
             return _http_error(400, "Mcp-Session-Id header is required; send initialize first")
+        if len(session_id) > 128 or not session_id.isascii():
+            return _http_error(404, "session not found (expired or ended); initialize a new session")
         record = await self._router.sessions.load(session_id)
-        if record is None or record.endpoint != endpoint.path:
+        if record is None or record.endpoint != endpoint.path or record.key_id != key_id:
             return _http_error(404, "session not found (expired or ended); initialize a new session")
         return record
 
+    async def _read_body(self, request: Request) -> bytes | None:
+        """The body, or None when it is over `max_request_bytes` (never read past the limit)."""
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_request_bytes:
+            return None
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > self._max_request_bytes:
+                return None
+        return bytes(body)
+
     async def _post(self, request: Request, endpoint: Endpoint, key_id: str | None) -> Response:
+        body = await self._read_body(request)
+        if body is None:
+            limit = f"{self._max_request_bytes / 2**20:g} MiB"
+            message = f"request body over {limit} (gateway.http.max_request_bytes)"
+            return JsonReply(error_body(None, types.ErrorData(code=types.INVALID_REQUEST, message=message)), 413)
         try:
-            message = types.JSONRPCMessage.model_validate_json(await request.body())
-        except ValidationError as exc:
-            return _parse_error(exc)
-        root = message.root
-        if isinstance(root, types.JSONRPCRequest) and root.method == "initialize":
-            return await self._initialize(root, endpoint)
-        session = await self._session(request, endpoint)
+            incoming = parse_message(body)
+        except BadMessage as bad:
+            return JsonReply(error_body(bad.request_id, bad.error), status_code=400)
+        root = incoming.request
+        if root is not None and root.method == "initialize":
+            return await self._initialize(root, endpoint, key_id)
+        session = await self._session(request, endpoint, key_id)
         if isinstance(session, Response):
             return session
-        if isinstance(root, types.JSONRPCNotification):
-            if root.method == "notifications/cancelled":
-                request_id = (root.params or {}).get("requestId")
-                task = self._in_flight.get((session.id, request_id))
-                if task is not None:
-                    task.cancel()
+        if incoming.notification is not None:
+            if incoming.notification.method == "notifications/cancelled":
+                self._cancel(session, incoming.notification.params)
             return Response(status_code=202)
-        if not isinstance(root, types.JSONRPCRequest):
+        if root is None:
             return Response(status_code=202)  # a client's response to a server request: none are sent
         if root.method == "tools/call":
             return await self._call_tool(request, root, endpoint, session, key_id)
@@ -132,16 +128,29 @@ class McpEndpoint:
             return _rpc_error(root.id, exc.to_error())
         except RpcError as exc:
             return _rpc_error(root.id, exc.error)
-        return JSONResponse({"jsonrpc": "2.0", "id": root.id, "result": result})
+        return JsonReply({"jsonrpc": "2.0", "id": root.id, "result": result})
 
-    async def _initialize(self, root: types.JSONRPCRequest, endpoint: Endpoint) -> Response:
+    def _cancel(self, session: SessionRecord, params: Any) -> None:
+        try:
+            cancelled = types.CancelledNotificationParams.model_validate(params or {})
+        except ValidationError:
+            return  # a notification gets no reply, so a malformed one is dropped
+        task = self._in_flight.get((session.id, cancelled.requestId))
+        if task is not None:
+            task.cancel()
+
+    async def _initialize(self, root: types.JSONRPCRequest, endpoint: Endpoint, key_id: str | None) -> Response:
         try:
             params = types.InitializeRequestParams.model_validate(root.params or {})
         except ValidationError as exc:
-            return _rpc_error(root.id, types.ErrorData(code=types.INVALID_PARAMS, message=f"bad initialize: {exc}"))
+            detail = exc.errors(include_url=False)[0]
+            message = f"bad initialize: {'.'.join(map(str, detail['loc']))}: {detail['msg']}"
+            return _rpc_error(root.id, types.ErrorData(code=types.INVALID_PARAMS, message=message))
         asked = params.protocolVersion
         version = asked if asked in SUPPORTED_PROTOCOL_VERSIONS else types.LATEST_PROTOCOL_VERSION
-        session = SessionRecord(id=secrets.token_hex(16), endpoint=endpoint.path, protocol_version=version)
+        session = SessionRecord(
+            id=secrets.token_hex(16), endpoint=endpoint.path, protocol_version=version, key_id=key_id
+        )
         await self._router.sessions.save(session)
         result = types.InitializeResult(
             protocolVersion=version,
@@ -151,9 +160,8 @@ class McpEndpoint:
             serverInfo=types.Implementation(name=f"orchestra-gateway/{endpoint.path}", version=self._version),
             instructions=f"Orchestra MCP gateway, endpoint /{endpoint.path}/mcp.",
         )
-        return JSONResponse(
-            {"jsonrpc": "2.0", "id": root.id, "result": _dump(result)}, headers={SESSION_HEADER: session.id}
-        )
+        body = {"jsonrpc": "2.0", "id": root.id, "result": _dump(result)}
+        return JsonReply(body, headers={SESSION_HEADER: session.id})
 
     async def _simple_request(
         self, root: types.JSONRPCRequest, endpoint: Endpoint, session: SessionRecord
@@ -170,7 +178,7 @@ class McpEndpoint:
             session.log_level = level
             await self._router.sessions.save(session)
             return {}
-        raise RpcError({"code": types.METHOD_NOT_FOUND, "message": f"method {root.method!r} is not served"})
+        raise RpcError({"code": types.METHOD_NOT_FOUND, "message": f"method {root.method[:100]!r} is not served"})
 
     async def _call_tool(
         self,
@@ -183,15 +191,15 @@ class McpEndpoint:
         try:
             params = types.CallToolRequestParams.model_validate(root.params or {})
         except ValidationError as exc:
-            return _rpc_error(root.id, types.ErrorData(code=types.INVALID_PARAMS, message=f"bad tools/call: {exc}"))
+            detail = exc.errors(include_url=False)[0]
+            message = f"bad tools/call: {'.'.join(map(str, detail['loc']))}: {detail['msg']}"
+            return _rpc_error(root.id, types.ErrorData(code=types.INVALID_PARAMS, message=message))
         token = params.meta.progressToken if params.meta else None
         streams = "text/event-stream" in request.headers.get("accept", "")
         if not streams or (token is None and session.log_level is None):
-            task = asyncio.create_task(
-                self._router.call_tool(endpoint, params.name, params.arguments, CallContext(session, key_id))
-            )
-            reply = await self._await_call(task, root.id, session)
-            return JSONResponse(reply)
+            ctx = CallContext(session, key_id, log_to=CallLog(session.id, None))
+            task = asyncio.create_task(self._router.call_tool(endpoint, params.name, params.arguments, ctx))
+            return JsonReply(await self._await_call(task, root.id, session))
         return StreamingResponse(
             self._stream_call(root.id, endpoint, params, token, session, key_id),
             media_type="text/event-stream",
@@ -210,18 +218,18 @@ class McpEndpoint:
             if not task.cancelled():
                 task.cancel()
                 raise
-            return _error_body(request_id, types.ErrorData(code=_REQUEST_CANCELLED, message="request cancelled"))
+            return error_body(request_id, types.ErrorData(code=_REQUEST_CANCELLED, message="request cancelled"))
         except SessionLost as exc:
             await self._router.end_session(session.id)
-            return _error_body(request_id, exc.to_error())
+            return error_body(request_id, exc.to_error())
         except GatewayError as exc:
-            return _error_body(request_id, exc.to_error())
+            return error_body(request_id, exc.to_error())
         except RpcError as exc:
-            return _error_body(request_id, exc.error)
+            return error_body(request_id, exc.error)
         except Exception as exc:  # a fault of ours must still answer the client, never drop its connection
             log.exception("tools/call failed inside the gateway")
             message = f"gateway error: {type(exc).__name__}; see the gateway log"
-            return _error_body(request_id, types.ErrorData(code=types.INTERNAL_ERROR, message=message))
+            return error_body(request_id, types.ErrorData(code=types.INTERNAL_ERROR, message=message))
         finally:
             self._in_flight.pop(key, None)
         return {"jsonrpc": "2.0", "id": request_id, "result": result}
@@ -234,9 +242,10 @@ class McpEndpoint:
         token: types.ProgressToken | None,
         session: SessionRecord,
         key_id: str | None,
-    ) -> AsyncIterator[str]:
-        """SSE: progress and log notifications for this call as they come, then its reply."""
+    ) -> AsyncIterator[bytes]:
+        """SSE: progress and this session's log notifications for this call as they come, then its reply."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        min_level = _LEVELS.index(session.log_level) if session.log_level else len(_LEVELS)
 
         async def progress(value: float, total: float | None, message: str | None) -> None:
             if token is not None:
@@ -245,33 +254,25 @@ class McpEndpoint:
                 )
                 queue.put_nowait(_notification("notifications/progress", body))
 
-        ctx = CallContext(session, key_id, progress=progress)
+        async def upstream_log(message: types.LoggingMessageNotificationParams) -> None:
+            if _LEVELS.index(message.level) >= min_level:
+                queue.put_nowait(_notification("notifications/message", message))
+
+        ctx = CallContext(session, key_id, progress=progress, log_to=CallLog(session.id, upstream_log))
         task = asyncio.create_task(self._router.call_tool(endpoint, params.name, params.arguments, ctx))
         reply = asyncio.create_task(self._await_call(task, request_id, session))
-        pool, replica = await self._log_source(endpoint, params.name, session)
-        listener = _LogListener(queue, _LEVELS.index(session.log_level) if session.log_level else len(_LEVELS), replica)
-        with self._logs.listen(pool, listener):
-            try:
-                while not reply.done() or not queue.empty():
-                    getter = asyncio.ensure_future(queue.get())
-                    await asyncio.wait({getter, reply}, return_when=asyncio.FIRST_COMPLETED)
-                    if getter.done():
-                        yield _sse(getter.result())
-                    else:
-                        getter.cancel()
-                yield _sse(reply.result())
-            finally:
-                task.cancel()
-                reply.cancel()
-
-    async def _log_source(self, endpoint: Endpoint, tool: str, session: SessionRecord) -> tuple[str, str | None]:
-        """The pool whose logs concern this call, and for a dedicated pool the client's own replica."""
         try:
-            pool, _ = await self._router.resolve(endpoint, tool)
-        except GatewayError:
-            return "", None  # the call itself reports the unknown tool
-        bound = session.bindings.get(pool.name)
-        return pool.name, bound.replica if bound else None
+            while not reply.done() or not queue.empty():
+                getter = asyncio.ensure_future(queue.get())
+                await asyncio.wait({getter, reply}, return_when=asyncio.FIRST_COMPLETED)
+                if getter.done():
+                    yield _sse(getter.result())
+                else:
+                    getter.cancel()
+            yield _sse(reply.result())
+        finally:
+            task.cancel()
+            reply.cancel()
 
 
 def _dump(model: Any) -> Any:
@@ -282,27 +283,14 @@ def _notification(method: str, params: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "method": method, "params": _dump(params)}
 
 
-def _sse(body: dict[str, Any]) -> str:
-    return f"event: message\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
+def _sse(body: dict[str, Any]) -> bytes:
+    return b"event: message\ndata: " + json_bytes(body) + b"\n\n"
 
 
-def _error_body(request_id: types.RequestId | None, error: types.ErrorData) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "error": _dump(error)}
+def _rpc_error(request_id: types.RequestId | None, error: types.ErrorData) -> JsonReply:
+    return JsonReply(error_body(request_id, error))
 
 
-def _rpc_error(request_id: types.RequestId | None, error: types.ErrorData) -> JSONResponse:
-    return JSONResponse(_error_body(request_id, error))
-
-
-def _http_error(status: int, message: str) -> JSONResponse:
+def _http_error(status: int, message: str) -> JsonReply:
     code = types.INVALID_REQUEST if status == 400 else -32001 if status == 404 else types.INTERNAL_ERROR
-    return JSONResponse(_error_body(None, types.ErrorData(code=code, message=message)), status_code=status)
-
-
-def _parse_error(exc: ValidationError) -> JSONResponse:
-    first = exc.errors(include_url=False)[0]
-    detail = "JSON-RPC batches are not supported" if first["type"] == "model_type" else first["msg"]
-    return JSONResponse(
-        _error_body(None, types.ErrorData(code=types.PARSE_ERROR, message=f"not a JSON-RPC message: {detail}")),
-        status_code=400,
-    )
+    return JsonReply(error_body(None, types.ErrorData(code=code, message=message)), status_code=status)

@@ -11,17 +11,21 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.tools import BaseTool
 from langchain_mcp_adapters.client import MultiServerMCPClient
 from langchain_mcp_adapters.tools import load_mcp_tools
 from mcp import ClientSession, types
+from mcp.shared.exceptions import McpError
 
 from orchestra.tools.gateway_client import endpoint_url
 
 TIERS = ("web", "design", "bi", "ai")
+T = TypeVar("T")
+SESSION_LOST = -32014  # the gateway's code for "your upstream session is gone; initialize a new session"
 
 
 class ToolCallError(RuntimeError):
@@ -91,8 +95,10 @@ class ThreadTools:
         started = time.perf_counter()
         session = await self.session(tier)
         try:
-            result = await session.call_tool(f"{pool}__{tool}", arguments)
+            result = await self._while_held(session.call_tool(f"{pool}__{tool}", arguments))
         except Exception as exc:  # the gateway's JSON-RPC errors: recorded, then raised as ours
+            if _session_gone(exc):  # e.g. its browser was released after idling: the next call opens a new one
+                self._sessions.pop(tier, None)
             call = self._record(pool, tool, arguments, False, None, str(exc), started)
             raise ToolCallError(f"{call.label} failed: {exc}") from None
         text = "\n".join(b.text for b in result.content if isinstance(b, types.TextContent))
@@ -100,6 +106,22 @@ class ThreadTools:
         if result.isError:
             raise ToolCallError(f"{call.label} said: {text[:500]}")
         return call
+
+    async def _while_held(self, call: Awaitable[T]) -> T:
+        """`call`'s result; or, when the task holding this thread's connections ends first (the gateway went
+        away), that task's error, instead of a call left waiting forever. The next call reconnects."""
+        holder = self._holder
+        task = asyncio.ensure_future(call)
+        if holder is None:
+            return await task
+        await asyncio.wait({task, holder}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        task.cancel()
+        self._sessions.clear()
+        self._holder = None
+        lost = None if holder.cancelled() else holder.exception()
+        raise lost or ConnectionError("the connection to the gateway closed")
 
     def _record(
         self, pool: str, tool: str, arguments: dict[str, Any], ok: bool, result: Any, text: str, started: float
@@ -115,6 +137,11 @@ class ThreadTools:
             await asyncio.gather(self._holder, return_exceptions=True)
             self._holder = None
         self._sessions.clear()
+
+
+def _session_gone(exc: Exception) -> bool:
+    """The gateway ended this MCP session (-32014), or no longer knows it (the SDK's 404 'Session terminated')."""
+    return isinstance(exc, McpError) and (exc.error.code == SESSION_LOST or exc.error.message == "Session terminated")
 
 
 def _structured(result: types.CallToolResult, text: str) -> Any:

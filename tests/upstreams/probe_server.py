@@ -47,12 +47,12 @@ def append_record(text: str) -> str:
 
 
 @server.tool(annotations=ToolAnnotations(readOnlyHint=True))
-async def slow(seconds: float, ctx: Context, steps: int = 3) -> str:
-    """Read-only and slow: reports progress and logs while it works."""
+async def slow(seconds: float, ctx: Context, steps: int = 3, tag: str = "slow") -> str:
+    """Read-only and slow: reports progress and logs (`<tag> step <n>`) while it works."""
     _record("slow")
     for step in range(steps):
         await ctx.report_progress(step, steps, f"step {step}")
-        await ctx.info(f"slow step {step}")
+        await ctx.info(f"{tag} step {step}")
         await asyncio.sleep(seconds / steps)
     _record("slow_done")
     return f"slept {seconds}@{os.getpid()}"
