@@ -20,11 +20,13 @@ from urllib.parse import quote
 
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from orchestra.sandbox import deployments as store
+from orchestra.sandbox.request_paths import RejectUnsafePaths
 
 # A private table built from Python's defaults, not the host's /etc/mime.types, so content types are the same on
 # every machine; plus the web types those defaults miss or get wrong.
@@ -157,5 +159,7 @@ def create_deploy_host(root: Path, public_base: str) -> Starlette:
             Route("/api/deployments", api_deployments, methods=["GET", "HEAD"]),
             Route("/d/{rest:path}", serve_deployment, methods=["GET", "HEAD"]),
             Route("/p/{rest:path}", serve_production, methods=["GET", "HEAD"]),
-        ]
+        ],
+        # Served on its own (tests, scripts) it needs the same guard the sandbox host puts in front of it.
+        middleware=[Middleware(RejectUnsafePaths)],
     )

@@ -8,6 +8,9 @@ It stands in for Vercel's deployment storage and is shared by two processes that
     ROOT/aliases.json                       {"<project>": {"production": "<id>", "history": [older ids, newest last]}}
     ROOT/.lock                              flock'ed by writers of aliases.json
 
+Which files a deployment takes (only from the deploy workspace, never hidden files or secrets) is decided in
+orchestra.sandbox.deploy_sources.
+
 A deployment is staged in a hidden directory next to the others and renamed into place only once complete, and
 aliases.json is replaced with os.replace, so a reader (or a restart after a crash) sees a deployment either whole
 or not at all, and never a torn aliases.json. Readers take no lock; writers serialise on ROOT/.lock.
@@ -24,7 +27,6 @@ import os
 import re
 import secrets
 import shutil
-import stat
 import string
 import time
 from collections.abc import Iterator
@@ -32,12 +34,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-MAX_FILES = 2000
-MAX_BYTES = 50 * 1024 * 1024
+from orchestra.sandbox.deploy_sources import MAX_BYTES, SourceError, scan, source_folder
+
 PROJECT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 ID_RE = re.compile(r"^dpl_[A-Za-z0-9]{24}$")
-# Never uploaded, like Vercel's default ignore list: version-control internals and local tooling must not be served.
-IGNORED_NAMES = frozenset({".git", ".hg", ".svn", ".vercel", "node_modules", "__pycache__", ".venv", ".DS_Store"})
 _ID_ALPHABET = string.ascii_letters + string.digits
 _STAGING_PREFIX = ".staging-"
 _STALE_STAGING_SECONDS = 3600
@@ -157,55 +157,6 @@ def _read_aliases(root: Path) -> dict[str, dict[str, Any]]:
 # -- creating deployments -------------------------------------------------------------------------------------------
 
 
-def _reraise(error: OSError) -> None:
-    raise error  # os.walk skips unreadable directories silently otherwise, and the site would miss files
-
-
-def _scan(source: Path, root: Path) -> list[tuple[str, Path]]:
-    """Every file to deploy as (relative POSIX path, real path), refusing anything that cannot be served safely."""
-    found: list[tuple[str, Path]] = []
-    total = 0
-    store = root.resolve()
-    for current, dirnames, filenames in os.walk(source, onerror=_reraise, followlinks=False):
-        here = Path(current)
-        # Prune in place so os.walk does not descend; never copy the store into itself when it sits inside source.
-        dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_NAMES and (here / d).resolve() != store)
-        for name in [*dirnames, *sorted(filenames)]:
-            path = here / name
-            rel = path.relative_to(source).as_posix()
-            if name in IGNORED_NAMES:
-                continue
-            if path.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(source):
-                    raise DeploymentError(
-                        f"{rel} is a symlink to {target}, outside the folder being deployed; "
-                        "copy that file into the folder instead"
-                    )
-                if target.is_dir():
-                    raise DeploymentError(f"{rel} is a symlink to a directory; replace it with a real directory")
-                if not target.is_file():
-                    raise DeploymentError(f"{rel} is a broken symlink; remove it or point it at a file")
-            elif path.is_dir():
-                continue  # os.walk visits it itself
-            st = path.stat()
-            if not stat.S_ISREG(st.st_mode):
-                raise DeploymentError(f"{rel} is not a regular file (a socket, pipe or device); remove it")
-            found.append((rel, path))
-            total += st.st_size
-            if len(found) > MAX_FILES:
-                raise DeploymentError(
-                    f"{source} has more than {MAX_FILES} files; deploy only the built site "
-                    "(for example its dist/ folder)"
-                )
-            if total > MAX_BYTES:
-                raise DeploymentError(
-                    f"{source} holds more than {MAX_BYTES // (1024 * 1024)} MB; deploy only the built site "
-                    "and leave large media out"
-                )
-    return sorted(found)
-
-
 def _copy_into(files: list[tuple[str, Path]], dest: Path) -> tuple[int, str]:
     """Copy the files into `dest`, returning (total bytes, content sha256); data is fsynced before the rename."""
     digest = hashlib.sha256()
@@ -236,25 +187,21 @@ def _sweep_staging(root: Path) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-def create_deployment(root: Path, project: str, source_dir: Path | str) -> Deployment:
-    """Copy `source_dir` into a new immutable deployment of `project` and return it.
+def create_deployment(root: Path, project: str, source_dir: Path | str, *, workspace: Path) -> Deployment:
+    """Copy `source_dir`, a folder inside `workspace`, into a new immutable deployment of `project`; return it.
 
     The first deployment of a project becomes its production deployment (as on Vercel); later ones wait for
-    `promote`. Raises DeploymentError for a bad project name or an unusable source folder; on any failure
-    nothing new is visible under `root`.
+    `promote`. Hidden files and folders (but `.well-known/`) and tooling folders are left out; secrets (.env,
+    private keys, .ssh/, ... see deploy_sources.SECRET_PATTERNS) refuse the deployment. Raises DeploymentError
+    for a bad project name or an unusable source folder; on any failure nothing new is visible under `root`.
     """
     root = Path(root)
     check_project(project)
-    source = Path(os.path.expanduser(str(source_dir))).absolute()
-    if not source.exists():
-        raise DeploymentError(f"folder {source} does not exist; pass the absolute path of the built site")
-    if not source.is_dir():
-        raise DeploymentError(f"{source} is a file, not a folder; pass the folder that contains index.html")
-    source = source.resolve()
     try:
-        files = _scan(source, root)
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
-        raise DeploymentError(f"could not read {source}: {exc}; fix the permissions or remove that entry") from exc
+        source = source_folder(workspace, source_dir)
+        files = scan(source, root)
+    except SourceError as exc:
+        raise DeploymentError(str(exc)) from exc
     if not files:
         raise DeploymentError(f"folder {source} is empty; put the site's files (at least index.html) in it first")
     if "index.html" not in {rel for rel, _ in files}:

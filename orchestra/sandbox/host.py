@@ -9,12 +9,15 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 from html import escape
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import anyio.to_thread
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -23,15 +26,30 @@ from orchestra.core.settings import default_data_dir
 from orchestra.sandbox.deploy_host import create_deploy_host
 from orchestra.sandbox.model import World
 from orchestra.sandbox.paths import SandboxPaths
+from orchestra.sandbox.request_paths import RejectUnsafePaths
 
 _FORM_FIELDS = ("name", "email", "company", "message")
+# A site's folder is named after its domain; anything else in `{domain}` ('..', '.', a dotfile) names no site.
+_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+")
 
 
 def _site_file(paths: SandboxPaths, domain: str, path: str) -> Path | None:
-    """The file for a site path; None for paths outside the site or that do not exist."""
-    site = (paths.sites / domain).resolve()
-    candidate = (site / path).resolve()
-    if not candidate.is_relative_to(site) or not site.is_dir():
+    """The file for a site path; None for paths outside the site or that do not exist. Blocking: run it in a thread.
+
+    The request guard already refused '..' and encoded separators; this still confines on its own, so a site
+    folder can only ever serve what lies (after symlinks) inside itself.
+    """
+    if not _DOMAIN.fullmatch(domain):
+        return None
+    segments = [s for s in path.split("/") if s not in ("", ".")]
+    if any(s == ".." or "\0" in s or "\\" in s for s in segments):
+        return None
+    sites = paths.sites.resolve()
+    site = (sites / domain).resolve()
+    if site.parent != sites or not site.is_dir():
+        return None
+    candidate = site.joinpath(*segments).resolve()
+    if not candidate.is_relative_to(site):
         return None
     if candidate.is_dir():
         candidate = candidate / "index.html"
@@ -48,7 +66,7 @@ def create_sandbox_host(paths: SandboxPaths, base_url: str) -> Starlette:
         return Response(status_code=204)  # browsers ask for one; a 404 would show as a console error in snapshots
 
     async def index(_: Request) -> Response:
-        world = World.load(paths.world)
+        world = await anyio.to_thread.run_sync(World.load, paths.world)
         links = "".join(
             f'<li><a href="/sites/{c.domain}/">{escape(c.name)}</a> ({escape(c.industry)})</li>'
             for c in world.companies
@@ -57,7 +75,7 @@ def create_sandbox_host(paths: SandboxPaths, base_url: str) -> Starlette:
 
     async def site(request: Request) -> Response:
         domain, path = request.path_params["domain"], request.path_params.get("path", "")
-        found = _site_file(paths, domain, path)
+        found = await anyio.to_thread.run_sync(_site_file, paths, domain, path)
         if found is None:
             return HTMLResponse(
                 f"<!doctype html><title>Not found</title><h1>Page not found</h1><p>{escape(path)}</p>", 404
@@ -68,15 +86,14 @@ def create_sandbox_host(paths: SandboxPaths, base_url: str) -> Starlette:
 
     async def contact(request: Request) -> Response:
         domain = request.path_params["domain"]
-        if _site_file(paths, domain, "contact/") is None:
+        if await anyio.to_thread.run_sync(_site_file, paths, domain, "contact/") is None:
             return HTMLResponse("<h1>No such site</h1>", 404)
         fields = parse_qs((await request.body()).decode("utf-8", errors="replace"))
         entry = {k: fields.get(k, [""])[0][:2000] for k in _FORM_FIELDS}
         if not entry["name"] or "@" not in entry["email"]:
             return HTMLResponse("<h1>Please give your name and a work email</h1>", 400)
         entry |= {"domain": domain, "received_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-        with paths.contact_submissions.open("a", encoding="utf-8") as log:
-            log.write(json.dumps(entry) + "\n")
+        await anyio.to_thread.run_sync(_append_line, paths.contact_submissions, json.dumps(entry))
         return HTMLResponse(
             f"<!doctype html><title>Thank you</title><h1>Thanks, {escape(entry['name'])}!</h1>"
             f"<p>We will reply to {escape(entry['email'])} within one business day.</p>"
@@ -92,7 +109,13 @@ def create_sandbox_host(paths: SandboxPaths, base_url: str) -> Starlette:
         Route("/sites/{domain}/{path:path}", site),
         Mount("/", app=create_deploy_host(paths.deployments, base_url)),
     ]
-    return Starlette(routes=routes)
+    # The guard wraps every route, the mounted deploy host included: no handler sees a '..' or an encoded '/'.
+    return Starlette(routes=routes, middleware=[Middleware(RejectUnsafePaths)])
+
+
+def _append_line(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8") as log:
+        log.write(line + "\n")
 
 
 def main() -> None:

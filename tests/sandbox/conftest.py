@@ -22,6 +22,7 @@ class Sandbox:
     def __init__(self, paths: SandboxPaths, host_url: str, gateway_url: str, app: Any) -> None:
         self.paths, self.host_url, self.gateway_url, self.app = paths, host_url, gateway_url, app
         self.world = World.load(paths.world)
+        self.builds = paths.root.parent / "builds"  # the deploy pool's --workspace, where workflows write builds
 
     def client(self, pool: str) -> contextlib.AbstractAsyncContextManager[Any]:
         return mcp_client(f"{self.gateway_url}/pools/{pool}/mcp")

@@ -23,6 +23,7 @@ from mcp.client.stdio import stdio_client
 
 from orchestra.sandbox import deployments as store
 from orchestra.sandbox.deploy_host import create_deploy_host
+from orchestra.sandbox.deploy_sources import MAX_BYTES, MAX_FILES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -57,7 +58,7 @@ def visible(root: Path) -> list[str]:
 def test_create_records_copies_and_makes_the_first_deployment_production(tmp_path: Path) -> None:
     root = tmp_path / "store"
     source = site(tmp_path / "v1", "v1", {"node_modules/x.js": "ignored", ".git/HEAD": "ignored"})
-    first = store.create_deployment(root, "acme", source)
+    first = store.create_deployment(root, "acme", source, workspace=tmp_path)
 
     assert store.ID_RE.fullmatch(first.id)
     assert (first.project, first.files, first.state, first.source) == ("acme", 4, "READY", str(source.resolve()))
@@ -74,8 +75,8 @@ def test_create_records_copies_and_makes_the_first_deployment_production(tmp_pat
     source.joinpath("index.html").write_text("changed after deploying")
     assert (copied / "index.html").read_text() == "<h1>home v1</h1>"  # a copy, not a link to the source
 
-    second = store.create_deployment(root, "acme", site(tmp_path / "v2", "v2"))
-    same_as_first = store.create_deployment(root, "other", site(tmp_path / "v1b", "v1"))
+    second = store.create_deployment(root, "acme", site(tmp_path / "v2", "v2"), workspace=tmp_path)
+    same_as_first = store.create_deployment(root, "other", site(tmp_path / "v1b", "v1"), workspace=tmp_path)
     assert same_as_first.sha256 == first.sha256 != second.sha256
     assert store.production_id(root, "acme") == first.id  # later deployments wait for promote
     assert store.production_id(root, "other") == same_as_first.id
@@ -90,7 +91,9 @@ def test_create_records_copies_and_makes_the_first_deployment_production(tmp_pat
 
 def test_promote_and_rollback_walk_the_production_history(tmp_path: Path) -> None:
     root = tmp_path / "store"
-    v1, v2, v3 = (store.create_deployment(root, "acme", site(tmp_path / v, v)).id for v in ("v1", "v2", "v3"))
+    v1, v2, v3 = (
+        store.create_deployment(root, "acme", site(tmp_path / v, v), workspace=tmp_path).id for v in ("v1", "v2", "v3")
+    )
 
     assert store.promote(root, v2) == ("acme", v1)
     before = (root / "aliases.json").read_bytes()
@@ -128,10 +131,10 @@ def test_bad_input_is_refused_with_a_clear_message_and_nothing_is_written(tmp_pa
     looping = site(tmp_path / "looping", "v1")
     (looping / "a").symlink_to(looping / "b")
     (looping / "b").symlink_to(looping / "a")
-    too_many = site(tmp_path / "too-many", "v1", {f"f/{n}.txt": "x" for n in range(store.MAX_FILES)})
+    too_many = site(tmp_path / "too-many", "v1", {f"f/{n}.txt": "x" for n in range(MAX_FILES)})
     too_big = site(tmp_path / "too-big", "v1")
     with open(too_big / "video.mp4", "wb") as sparse:  # sparse: a 51 MB file that costs no disk or time
-        sparse.truncate(store.MAX_BYTES + 1024 * 1024)
+        sparse.truncate(MAX_BYTES + 1024 * 1024)
 
     cases: list[tuple[str, Any, str]] = [
         ("Acme", good, "invalid project name 'Acme'"),
@@ -144,12 +147,12 @@ def test_bad_input_is_refused_with_a_clear_message_and_nothing_is_written(tmp_pa
         ("acme", escaping, "symlink to .*outside the folder"),
         ("acme", dir_link, "symlink to a directory"),
         ("acme", looping, "could not read .*Symlink loop"),
-        ("acme", too_many, f"more than {store.MAX_FILES} files"),
+        ("acme", too_many, f"more than {MAX_FILES} files"),
         ("acme", too_big, "more than 50 MB"),
     ]
     for project, source, message in cases:
         with pytest.raises(store.DeploymentError, match=message):
-            store.create_deployment(root, project, source)
+            store.create_deployment(root, project, source, workspace=tmp_path)
     assert visible(root) == []
 
     with pytest.raises(store.DeploymentError, match=r"not a deployment id.*call list_deployments"):
@@ -162,7 +165,7 @@ def test_bad_input_is_refused_with_a_clear_message_and_nothing_is_written(tmp_pa
     # A symlink that stays inside the folder is fine: its target's content is deployed as a plain file.
     inside = site(tmp_path / "inside", "v1")
     (inside / "home.html").symlink_to(inside / "index.html")
-    deployment = store.create_deployment(root, "acme", inside)
+    deployment = store.create_deployment(root, "acme", inside, workspace=tmp_path)
     copied = store.files_dir(root, deployment.id) / "home.html"
     assert not copied.is_symlink()
     assert copied.read_text() == "<h1>home v1</h1>"
@@ -179,7 +182,7 @@ def test_a_copy_that_fails_midway_leaves_no_visible_deployment(tmp_path: Path) -
         resource.setrlimit(resource.RLIMIT_FSIZE, (1024 * 1024, 1024 * 1024))
         from orchestra.sandbox import deployments as store
         try:
-            store.create_deployment({str(root)!r}, "acme", {str(source)!r})
+            store.create_deployment({str(root)!r}, "acme", {str(source)!r}, workspace={str(tmp_path)!r})
         except store.DeploymentError as exc:
             print(exc)
             sys.exit(3)
@@ -204,7 +207,7 @@ def test_leftovers_of_a_crashed_writer_are_invisible_and_swept(tmp_path: Path) -
 
     an_hour_ago = time.time() - 3700
     os.utime(crashed, (an_hour_ago, an_hour_ago))
-    store.create_deployment(root, "acme", site(tmp_path / "v1", "v1"))
+    store.create_deployment(root, "acme", site(tmp_path / "v1", "v1"), workspace=tmp_path)
     assert not crashed.exists()
 
 
@@ -216,7 +219,7 @@ def test_concurrent_writers_in_separate_processes_lose_no_promotion(tmp_path: Pa
         import sys
         from orchestra.sandbox import deployments as store
         for _ in range(8):
-            deployment = store.create_deployment({str(root)!r}, "acme", sys.argv[1])
+            deployment = store.create_deployment({str(root)!r}, "acme", sys.argv[1], workspace={str(tmp_path)!r})
             store.promote({str(root)!r}, deployment.id)
         """
     )
@@ -234,7 +237,7 @@ def test_concurrent_writers_in_separate_processes_lose_no_promotion(tmp_path: Pa
 
 def test_resolve_maps_request_paths_to_files_and_never_escapes(tmp_path: Path) -> None:
     root = tmp_path / "store"
-    v1 = store.create_deployment(root, "acme", site(tmp_path / "v1", "v1")).id
+    v1 = store.create_deployment(root, "acme", site(tmp_path / "v1", "v1"), workspace=tmp_path).id
     files = store.files_dir(root, v1).resolve()
 
     assert store.resolve(root, f"/d/{v1}/") == store.Resolved(v1, files / "index.html", True)
@@ -274,8 +277,8 @@ async def test_host_serves_deployments_with_types_redirects_404s_and_no_traversa
             "pic.png": b"\x89PNG\r\n\x1a\n",
             "404.html": "<h1>custom not found</h1>",
         }
-        v1 = store.create_deployment(root, "acme", site(tmp_path / "v1", "v1", extra)).id
-        plain = store.create_deployment(root, "plain", site(tmp_path / "plain", "plain")).id
+        v1 = store.create_deployment(root, "acme", site(tmp_path / "v1", "v1", extra), workspace=tmp_path).id
+        plain = store.create_deployment(root, "plain", site(tmp_path / "plain", "plain"), workspace=tmp_path).id
 
         home = await http.get(f"/d/{v1}/")
         assert (home.status_code, home.text) == (200, "<h1>home v1</h1>")
@@ -305,10 +308,10 @@ async def test_host_serves_deployments_with_types_redirects_404s_and_no_traversa
         assert unknown.status_code == 404
         assert "call list_deployments" in unknown.text
 
-        # Encoded dot segments reach the app as '..' after decoding; they must not climb out of files/.
+        # Encoded dot segments reach the app as '..' after decoding; the path guard refuses them before any lookup.
         for escape in (f"/d/{v1}/%2e%2e/deployment.json", f"/d/{v1}/%2e%2e/%2e%2e/aliases.json", "/p/acme/%2e%2e/"):
             response = await http.get(escape)
-            assert response.status_code == 404, escape
+            assert response.status_code == 400, escape
             assert "production" not in response.text
 
         tagged = await http.get("/p/acme/style.css")
@@ -390,7 +393,7 @@ async def test_deploy_promote_rollback_over_mcp_survives_restarts(tmp_path: Path
             assert response.status_code == 200
             return response.headers["x-deployment-id"], response.text
 
-        async with deploy_server(["--root", str(root), "--public-base", base]) as mcp:
+        async with deploy_server(["--root", str(root), "--public-base", base, "--workspace", str(tmp_path)]) as mcp:
             tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
             assert set(tools) == {
                 "deploy", "list_deployments", "get_deployment", "promote_deployment", "rollback_deployment",
@@ -437,7 +440,11 @@ async def test_deploy_promote_rollback_over_mcp_survives_restarts(tmp_path: Path
 
     # Restart both: the host on the same port, the MCP server configured through the environment this time.
     async with hosting(root, port) as base, httpx.AsyncClient(base_url=base) as http:
-        env = {"ORCHESTRA_DEPLOY_ROOT": str(root), "ORCHESTRA_DEPLOY_BASE": base}
+        env = {
+            "ORCHESTRA_DEPLOY_ROOT": str(root),
+            "ORCHESTRA_DEPLOY_BASE": base,
+            "ORCHESTRA_DEPLOY_WORKSPACE": str(tmp_path),
+        }
         async with deploy_server([], env) as mcp:
             listed = await call(mcp, "list_deployments")
             assert [(d["id"], d["is_production"]) for d in listed["deployments"]] == [
@@ -455,7 +462,7 @@ async def test_deploy_promote_rollback_over_mcp_survives_restarts(tmp_path: Path
             (no_index / "readme.txt").write_text("no index here")
             assert "has no index.html" in await error_of(mcp, "deploy", project="acme", directory=str(no_index))
             assert "does not exist" in await error_of(mcp, "deploy", project="acme", directory=str(tmp_path / "nope"))
-            assert "is relative" in await error_of(mcp, "deploy", project="acme", directory="v1")
+            assert "outside the deploy workspace" in await error_of(mcp, "deploy", project="acme", directory="/etc")
             assert "invalid project name" in await error_of(mcp, "deploy", project="ACME", directory=str(v1_dir))
             assert "call list_deployments" in await error_of(mcp, "get_deployment", deployment_id="v2")
             missing = "dpl_" + "D" * 24

@@ -267,7 +267,7 @@ async def test_download_figma_images_writes_an_svg_of_the_plan_card(
     out, keys = designs
     pricing = keys["Pricing page"]
     target = tmp_path / "exports"
-    async with design_server(out, "--format", "json") as session:
+    async with design_server(out, "--format", "json", "--images-dir", str(tmp_path)) as session:
         team_id = (await get_design(session, fileKey=pricing)).named("Plan Card/Team")["id"]
         nodes = [{"nodeId": team_id, "fileName": "team-plan.svg"}, {"nodeId": "1:2", "fileName": "pricing.svg"}]
         result = await session.call_tool(
@@ -313,7 +313,7 @@ async def test_bad_inputs_are_tool_errors_that_say_how_to_fix_them(
     out, keys = designs
     pricing = keys["Pricing page"]
     target = tmp_path / "never"
-    async with design_server(out) as session:
+    async with design_server(out, "--images-dir", str(tmp_path)) as session:
         unknown_file = await session.call_tool("get_figma_data", {"fileKey": "AbCdEfGhIjKlMnOpQrStUv"})
         unknown_node = await session.call_tool("get_figma_data", {"fileKey": pricing, "nodeId": "9:999"})
         malformed_key = await session.call_tool("get_figma_data", {"fileKey": "not a key!"})

@@ -38,13 +38,11 @@ def tree_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-async def test_deployment_serves_the_page_and_rollback_restores_the_previous_one(
-    sandbox: Sandbox, tmp_path: Path
-) -> None:
+async def test_deployment_serves_the_page_and_rollback_restores_the_previous_one(sandbox: Sandbox) -> None:
     versions = []
     for number in (1, 2):
-        site = tmp_path / f"v{number}"
-        site.mkdir()
+        site = sandbox.builds / f"launch-v{number}"  # the deploy pool takes folders only from its workspace
+        site.mkdir(parents=True)
         (site / "index.html").write_text(f"<h1>Launch page v{number}</h1>")
         versions.append(site)
     async with sandbox.client("deploy") as deploy, httpx.AsyncClient() as http:

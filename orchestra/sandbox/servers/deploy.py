@@ -3,10 +3,12 @@
 Agents deploy a folder of static files as a new immutable deployment with its own URL, list and inspect
 deployments, promote one to a project's production URL and roll back. State lives in the on-disk store
 (orchestra.sandbox.deployments), which the web host (orchestra.sandbox.deploy_host) serves at `--public-base`.
+Folders are deployed only from inside `--workspace` (where builds are written), so a deploy can never publish
+another folder of the host.
 
-    python -m orchestra.sandbox.servers.deploy --root DIR --public-base http://127.0.0.1:PORT
+    python -m orchestra.sandbox.servers.deploy --root DIR --public-base http://127.0.0.1:PORT --workspace DIR
 
-Without the flags it reads ORCHESTRA_DEPLOY_ROOT and ORCHESTRA_DEPLOY_BASE.
+Without the flags it reads ORCHESTRA_DEPLOY_ROOT, ORCHESTRA_DEPLOY_BASE and ORCHESTRA_DEPLOY_WORKSPACE.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -38,9 +41,27 @@ Project = Annotated[
     str,
     Field(description="Project name: 1-48 lowercase letters, digits or '-', starting with a letter or digit."),
 ]
+Directory = Annotated[
+    str,
+    Field(
+        description="The build folder to deploy, inside the deploy workspace (see the tool's description): its "
+        "absolute path or its path relative to the workspace (e.g. 'my-site'). It must contain index.html."
+    ),
+]
 DeploymentId = Annotated[
     str, Field(description="A deployment id such as 'dpl_…' (24 letters and digits after 'dpl_'), from deploy.")
 ]
+
+# The workspace is only known when the server starts, so the description is a template rather than a docstring.
+DEPLOY_DESCRIPTION = """\
+Deploy a folder of static files as a new immutable deployment of a project, with its own URL.
+
+The project's first deployment becomes production at once; later deployments do not replace production until you
+call promote_deployment with their id. Only folders inside the deploy workspace {workspace} can be deployed (after
+resolving '..' and symlinks); give the folder's absolute path or its path relative to the workspace. Hidden files
+and folders are never published (except .well-known/); .git and node_modules are skipped; a folder holding a secret
+(.env, private keys such as id_rsa or *.pem, .npmrc, .ssh/ ...) is refused so nothing leaks: move the secret out
+and deploy again. Limits: 2000 files, 50 MB; symlinks must stay inside the folder."""
 
 
 class DeploymentInfo(BaseModel):
@@ -86,9 +107,10 @@ async def run(function: Callable[..., T], *args: object) -> T:
         raise ToolError(str(exc)) from exc
 
 
-def create_server(root: Path, public_base: str) -> FastMCP:
-    """A FastMCP server managing the deployments under `root`, whose URLs start with `public_base`."""
-    root = Path(root)
+def create_server(root: Path, public_base: str, workspace: Path) -> FastMCP:
+    """A FastMCP server managing the deployments under `root`, whose URLs start with `public_base`; it deploys
+    only folders inside `workspace`."""
+    root, workspace = Path(root), Path(workspace)
     base = public_base.rstrip("/")
     server = FastMCP("deploy", instructions=INSTRUCTIONS, log_level="WARNING")
 
@@ -101,31 +123,17 @@ def create_server(root: Path, public_base: str) -> FastMCP:
         )
 
     @server.tool(
+        description=DEPLOY_DESCRIPTION.format(workspace=workspace),
         annotations=ToolAnnotations(
             title="Deploy a static site",
             readOnlyHint=False,
             destructiveHint=False,
             idempotentHint=False,
             openWorldHint=False,
-        )
+        ),
     )
-    async def deploy(
-        project: Project,
-        directory: Annotated[
-            str,
-            Field(description="Absolute path of the folder to deploy; it must contain index.html at its top level."),
-        ],
-    ) -> DeploymentInfo:
-        """Deploy a folder of static files as a new immutable deployment of a project, with its own URL.
-
-        The project's first deployment becomes production at once; later deployments do not replace production
-        until you call promote_deployment with their id. Limits: 2000 files, 50 MB; symlinks must stay inside
-        the folder; .git and node_modules are skipped.
-        """
-        if not directory.startswith(("/", "~")):
-            # Relative to what? The server's working directory is not the agent's, so refuse rather than guess.
-            raise ToolError(f"directory {directory!r} is relative; pass the folder's absolute path")
-        deployment = await run(store.create_deployment, root, project, directory)
+    async def deploy(project: Project, directory: Directory) -> DeploymentInfo:
+        deployment = await run(partial(store.create_deployment, workspace=workspace), root, project, directory)
         return info(deployment)
 
     @server.tool(
@@ -204,12 +212,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m orchestra.sandbox.servers.deploy", description=__doc__)
     parser.add_argument("--root", help="the deployment store directory (default: $ORCHESTRA_DEPLOY_ROOT)")
     parser.add_argument("--public-base", help="the web host's base URL (default: $ORCHESTRA_DEPLOY_BASE)")
+    parser.add_argument(
+        "--workspace", help="the only folder deployments are taken from (default: $ORCHESTRA_DEPLOY_WORKSPACE)"
+    )
     args = parser.parse_args(argv)
     root = args.root or os.environ.get("ORCHESTRA_DEPLOY_ROOT")
     public_base = args.public_base or os.environ.get("ORCHESTRA_DEPLOY_BASE")
-    if not root or not public_base:
-        parser.error("give --root and --public-base (or set ORCHESTRA_DEPLOY_ROOT and ORCHESTRA_DEPLOY_BASE)")
-    create_server(Path(root).expanduser().absolute(), public_base).run("stdio")
+    workspace = args.workspace or os.environ.get("ORCHESTRA_DEPLOY_WORKSPACE")
+    if not root or not public_base or not workspace:
+        parser.error(
+            "give --root, --public-base and --workspace (or set ORCHESTRA_DEPLOY_ROOT, ORCHESTRA_DEPLOY_BASE and "
+            "ORCHESTRA_DEPLOY_WORKSPACE)"
+        )
+    workspace_dir = Path(workspace).expanduser().absolute()
+    workspace_dir.mkdir(parents=True, exist_ok=True)  # builds may not have been written yet; deploys then say so
+    create_server(Path(root).expanduser().absolute(), public_base, workspace_dir).run("stdio")
 
 
 if __name__ == "__main__":

@@ -3,10 +3,22 @@
 // (figma-developer-mcp). Same tool names and arguments as Framelink, the same simplifier and serialisation, but the
 // "Figma API" is a directory of REST-shaped `<fileKey>.json` files written by orchestra/sandbox/figma.py.
 //
-//   node orchestra/sandbox/servers/design/server.mjs --files-dir DIR [--format yaml|json|tree]
+//   node orchestra/sandbox/servers/design/server.mjs --files-dir DIR [--images-dir DIR] [--format yaml|json|tree]
 //
-// DIR may also come from ORCHESTRA_DESIGN_DIR. Speaks MCP over stdio; stdout carries protocol messages only.
-import { existsSync, lstatSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+// The files dir may also come from ORCHESTRA_DESIGN_DIR, the images dir from ORCHESTRA_DESIGN_IMAGES_DIR.
+// download_figma_images writes only inside the images dir (and is refused without one): an agent's `localPath`
+// must never reach the rest of the host. Speaks MCP over stdio; stdout carries protocol messages only.
+import {
+  closeSync,
+  constants,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  realpathSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
@@ -18,7 +30,9 @@ import { DesignFiles, findNode, ToolError } from "./files.mjs";
 import { OUTPUT_FORMATS, serialize, simplify } from "./framelink.mjs";
 import { renderSvg } from "./svg.mjs";
 
-const USAGE = "usage: server.mjs --files-dir DIR [--format yaml|json|tree]  (or set ORCHESTRA_DESIGN_DIR)";
+const USAGE =
+  "usage: server.mjs --files-dir DIR [--images-dir DIR] [--format yaml|json|tree]  " +
+  "(or set ORCHESTRA_DESIGN_DIR, ORCHESTRA_DESIGN_IMAGES_DIR)";
 
 function log(...parts) {
   console.error("[design]", ...parts);
@@ -29,7 +43,12 @@ function configure(argv) {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { "files-dir": { type: "string" }, format: { type: "string" }, json: { type: "boolean" } },
+      options: {
+        "files-dir": { type: "string" },
+        "images-dir": { type: "string" },
+        format: { type: "string" },
+        json: { type: "boolean" },
+      },
     }));
   } catch (error) {
     throw new Error(`${error.message}\n${USAGE}`);
@@ -42,7 +61,8 @@ function configure(argv) {
   }
   const format = values.format ?? (values.json ? "json" : "yaml");
   if (!OUTPUT_FORMATS.includes(format)) throw new Error(`--format must be one of ${OUTPUT_FORMATS.join(", ")}`);
-  return { dir: resolved, format };
+  const images = values["images-dir"] ?? process.env.ORCHESTRA_DESIGN_IMAGES_DIR;
+  return { dir: resolved, format, imagesDir: images ? path.resolve(images) : null };
 }
 
 // Framelink's own argument patterns, so a call that works here works against Figma too.
@@ -79,15 +99,71 @@ function listFigmaFiles(files) {
   return { content: [{ type: "text", text }], structuredContent: { files: catalogue } };
 }
 
-function resolveTargetDir(localPath) {
-  if (localPath.split(/[\\/]/).includes("..")) {
-    throw new ToolError(`localPath '${localPath}' must not contain '..'; give an absolute path or one below the cwd`);
+const inside = (parent, child) => {
+  const rel = path.relative(parent, child);
+  return rel === "" || (rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+};
+
+// The folder to write to: `localPath` relative to the images dir, or absolute and inside it. Checked lexically
+// (no '..' at all, so no guessing what the agent meant) and then through symlinks, on the deepest folder that
+// exists now and again once the folders are made, so a link inside the images dir cannot lead out of it either.
+function resolveTargetDir(imagesDir, localPath) {
+  if (!imagesDir) {
+    throw new ToolError(
+      "download_figma_images is off: this design server was started without --images-dir " +
+        "(set it, or ORCHESTRA_DESIGN_IMAGES_DIR, to the folder SVG files may be written to)",
+    );
   }
-  return path.resolve(process.cwd(), localPath);
+  const hint = `give a folder inside ${imagesDir}, relative to it (e.g. 'exports') or as an absolute path`;
+  if (localPath.includes("\0")) throw new ToolError(`localPath must not contain a NUL character; ${hint}`);
+  if (localPath.split(/[\\/]/).includes("..")) {
+    throw new ToolError(`localPath '${localPath}' must not contain '..'; ${hint}`);
+  }
+  mkdirSync(imagesDir, { recursive: true }); // the images folder itself may not exist yet (a fresh data dir)
+  const root = realpathSync(imagesDir);
+  const target = path.resolve(imagesDir, localPath);
+  if (!inside(imagesDir, target) && !inside(root, target)) {
+    throw new ToolError(`localPath '${localPath}' is outside the images folder ${imagesDir}; ${hint}`);
+  }
+  const escapes = (dir) => {
+    let probe = dir;
+    while (!lstatSync(probe, { throwIfNoEntry: false })) probe = path.dirname(probe); // lstat: links count as there
+    let real;
+    try {
+      real = realpathSync(probe);
+    } catch {
+      throw new ToolError(`localPath '${localPath}' leads through a broken symlink at ${probe}; ${hint}`);
+    }
+    if (!inside(root, real)) {
+      throw new ToolError(`localPath '${localPath}' leads through a symlink to ${real}, outside ${imagesDir}; ${hint}`);
+    }
+  };
+  escapes(target);
+  return { target, escapes };
+}
+
+// Only a plain file name, not hidden, ending in .svg. The schema checks the characters; this holds even if it moves.
+function safeFileName(fileName) {
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(fileName) || fileName !== path.basename(fileName)) {
+    throw new ToolError(
+      `fileName '${fileName}' must be a plain file name: letters, digits, '_', '.', '-', not starting with '.'`,
+    );
+  }
+  return fileName;
+}
+
+// O_NOFOLLOW: if a symlink appears at the target after the checks, the write fails instead of following it.
+function writeNoFollow(target, text) {
+  const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 // Everything is checked before anything is written, so a bad request leaves the directory as it was.
-function downloadFigmaImages(files, { fileKey, nodes, localPath }) {
+function downloadFigmaImages(files, imagesDir, { fileKey, nodes, localPath }) {
   const file = files.load(fileKey);
   const names = new Set();
   for (const { fileName } of nodes) {
@@ -97,10 +173,11 @@ function downloadFigmaImages(files, { fileKey, nodes, localPath }) {
         `Cannot write '${fileName}': this design sandbox renders SVG only, not PNG or GIF. Ask for '${svgName}'.`,
       );
     }
+    safeFileName(fileName);
     if (names.has(fileName)) throw new ToolError(`fileName '${fileName}' is requested twice; give each node its own`);
     names.add(fileName);
   }
-  const dir = resolveTargetDir(localPath);
+  const { target: dir, escapes } = resolveTargetDir(imagesDir, localPath);
   const targets = nodes.map(({ nodeId, fileName }) => {
     const node = files.node(fileKey, normalizeNodeId(nodeId));
     if (!node.absoluteBoundingBox) {
@@ -114,9 +191,10 @@ function downloadFigmaImages(files, { fileKey, nodes, localPath }) {
     return { node, target };
   });
   mkdirSync(dir, { recursive: true });
+  escapes(dir);
   const componentOf = (id) => findNode(file.document, id);
   const lines = targets.map(({ node, target }) => {
-    writeFileSync(target, renderSvg(node, componentOf), "utf8");
+    writeNoFollow(target, renderSvg(node, componentOf));
     const { width, height } = node.absoluteBoundingBox;
     return `- ${target}: ${width}x${height} (node ${node.id} "${node.name}")`;
   });
@@ -141,7 +219,7 @@ function readableValidationErrors(server) {
   };
 }
 
-function createServer(files, format) {
+function createServer(files, format, imagesDir) {
   const server = new McpServer(
     { name: "orchestra-design", version: "0.1.0" },
     {
@@ -242,11 +320,16 @@ function createServer(files, format) {
         localPath: z
           .string()
           .min(1)
-          .describe("Directory to write the SVG files to: absolute, or relative to the server's working directory"),
+          .describe(
+            imagesDir
+              ? `Folder to write the SVG files to, inside ${imagesDir}: relative to it (e.g. 'exports'; '.' for ` +
+                  "the folder itself) or an absolute path inside it. '..' is refused."
+              : "Folder to write the SVG files to (this server has no images folder, so downloads are refused)",
+          ),
       },
       annotations: { readOnlyHint: false, idempotentHint: true, destructiveHint: false, openWorldHint: false },
     },
-    guarded((args) => downloadFigmaImages(files, args)),
+    guarded((args) => downloadFigmaImages(files, imagesDir, args)),
   );
   return server;
 }
@@ -260,7 +343,7 @@ async function main() {
     process.exit(2);
   }
   const files = new DesignFiles(config.dir);
-  const server = createServer(files, config.format);
+  const server = createServer(files, config.format, config.imagesDir);
   await server.connect(new StdioServerTransport());
   log(`serving ${files.keys().length} design file(s) from ${config.dir} (${config.format})`);
 }
