@@ -50,7 +50,9 @@ def gateway(
 @app.command()
 def run(
     task: Annotated[str, typer.Argument(help="The task, in plain words.")],
-    thread: Annotated[str | None, typer.Option("--thread", help="Continue this conversation thread.")] = None,
+    thread: Annotated[
+        str | None, typer.Option("--thread", help="Continue this thread; an interrupted run of the same task resumes.")
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Approve every tool call that changes something.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     config: ConfigOption = None,
@@ -61,14 +63,21 @@ def run(
     """Run a task: triage, then a workflow or a specialist, through the gateway's real tools.
 
     Example: `orchestra run "Research copealo.example for our sales call tomorrow"`
-    """
-    import asyncio
 
-    from orchestra.core.run_command import run_command
+    The thread id and the command that resumes the run are printed first, on stderr, so a run stopped at any
+    point continues from its last finished step with `--thread`. A failure ends in one paragraph naming the
+    cause and that command; set ORCHESTRA_DEBUG=1 to see the traceback as well.
+
+    Exit codes: 0 answered; 1 no answer, or a failure without a code below; 2 config file error;
+    3 data directory or file not usable; 4 gateway not answering or refusing; 5 checkpoint store (SQLite or
+    Redis) not usable; 130 stopped with Ctrl-C.
+    """
+    from orchestra.core.run_command import run_cli
 
     settings = settings_or_exit(config)
-    raise typer.Exit(asyncio.run(run_command(task, settings, runtime_environment(settings, config_path=config),
-                                             thread=thread, yes=yes, as_json=as_json, gateway=gateway)))  # fmt: skip
+    environ = runtime_environment(settings, config_path=config)
+    raise typer.Exit(run_cli(task, settings, environ, thread=thread, yes=yes, as_json=as_json, gateway=gateway,
+                             config=config))  # fmt: skip
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import uuid
@@ -43,6 +44,11 @@ class RunResult:
         }  # fmt: skip
 
 
+def new_thread_id() -> str:
+    """A fresh conversation thread id; `orchestra run` decides it before the run starts so it can print it first."""
+    return uuid.uuid4().hex
+
+
 def save_report(reports_dir: Path, thread_id: str, task: str, answer: str, flags: list[str]) -> Path:
     reports_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -66,7 +72,7 @@ async def run_task(
     headers: dict[str, str] | None = None,
 ) -> RunResult:
     """Run (or resume) `task` on `thread_id`; approvals are asked through `approve` as they come."""
-    thread_id = thread_id or uuid.uuid4().hex
+    thread_id = thread_id or new_thread_id()
     tools = ThreadTools(gateway_url, headers)
     context = RunContext(
         tools=tools,
@@ -105,7 +111,9 @@ async def run_task(
         await tools.aclose()
     values = state.values
     answer, flags = values.get("answer", ""), values.get("flags", [])
-    report = save_report(context.reports_dir, thread_id, task, answer, flags) if answer else None
+    report = None
+    if answer:
+        report = await asyncio.to_thread(save_report, context.reports_dir, thread_id, task, answer, flags)
     return RunResult(thread_id, answer, values.get("triage", {}), flags, bool(values.get("model_used")),
                      context.usage.as_dict(), report, values.get("evidence", []))  # fmt: skip
 
