@@ -39,6 +39,18 @@ async def test_foreign_origin_and_host_are_refused_before_anything_else(tmp_path
                 assert "DNS-rebinding" in refused.json()["detail"]
                 assert "mcp-session-id" not in refused.headers
                 assert (await http.get("/admin/pools", headers=headers)).status_code == 403
+            # The same checks stand before every other answer: metrics, redirects, unknown paths.
+            evil = {"host": "evil.example"}
+            assert (await http.get("/metrics", headers=evil)).status_code == 403
+            slashed = await http.post("/pools/probe/mcp/", json=INITIALIZE, headers=evil)
+            assert slashed.status_code == 404  # not a redirect to a location built from the foreign Host
+            assert "location" not in slashed.headers
+            unknown = await http.post("/pools/probe/mcp/", json=INITIALIZE)
+            assert unknown.status_code == 404  # no redirect for a trailing slash
+            assert unknown.json()["error"] == "not found"
+            wrong_method = await http.post("/admin/pools")
+            assert wrong_method.status_code == 405
+            assert wrong_method.json()["error"] == "method not allowed"
             for headers in (
                 {},
                 {"origin": "http://127.0.0.1:8800"},

@@ -183,6 +183,11 @@ def policy(**overrides: Any) -> EgressPolicy:
         ("2002:7f00:1::", False),  # 6to4 wrapping 127.0.0.1
         ("64:ff9b::a9fe:a9fe", False),  # NAT64 wrapping 169.254.169.254
         ("224.0.0.1", False),
+        ("::7f00:1", False),  # IPv4-compatible 127.0.0.1
+        ("::ffff:0:7f00:1", False),  # SIIT
+        ("64:ff9b:1::7f00:1", False),  # local-use NAT64
+        ("fec0::1", False),  # site-local
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),  # Teredo
     ],
 )
 def test_what_counts_as_a_public_address(address: str, public: bool) -> None:

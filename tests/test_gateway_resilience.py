@@ -149,6 +149,11 @@ async def test_bad_messages_get_json_rpc_errors_and_disturb_nothing(tmp_path: Pa
                 )
                 assert reply.status_code == 400, bad_id
                 assert reply.json()["error"]["code"] == -32600
+            for number in (b"NaN", b"Infinity", b"-Infinity", b"1e999999"):  # not JSON: upstreams would never answer
+                body = b'{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"lookup","arguments":{"key":'
+                reply = await http.post("/pools/probe/mcp", content=body + number + b"}}}", headers=headers)
+                assert reply.status_code == 400, number
+                assert reply.json()["error"]["code"] == -32700
             for params in ({"requestId": [1]}, {"requestId": {}}, {}, None):
                 cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}
                 assert (await http.post("/pools/probe/mcp", json=cancel, headers=headers)).status_code in (202, 400)

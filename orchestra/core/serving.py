@@ -23,13 +23,21 @@ async def serve_in_loop(app: ASGIApp, port: int | None = None, host: str = "127.
     The caller owns the signals."""
     port = port or free_port(host)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", log_config=None))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    # uvicorn would take SIGINT and SIGTERM for itself and quietly stop this server; the caller decides instead
+    # (Ctrl-C in `orchestra run` must stop the run, not just its embedded gateway).
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("the server stopped during start-up; see the log above")
-        await asyncio.sleep(0.05)
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("the server stopped during start-up; see the log above")
+            await asyncio.sleep(0.05)
+    except BaseException:  # interrupted while starting: stop it here rather than leave it to the loop's teardown
+        server.should_exit = True
+        with contextlib.suppress(BaseException):
+            await task
+        raise
     try:
         yield f"http://{host}:{port}"
     finally:

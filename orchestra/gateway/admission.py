@@ -94,12 +94,16 @@ class Admission:
             )
         )
 
-    def admit(self, request: Request) -> str | None:
-        """Host, then Origin, then key; returns the key id, or raises `Refused` (403 or 401)."""
+    def check_host_and_origin(self, request: Request) -> None:
+        """Raises `Refused` (403) for a foreign Host or Origin."""
         if not self.host_allowed(request.headers.get("host")):
             raise Refused(_forbidden("Host", "gateway.http.allowed_hosts"))
         if not self.origin_allowed(request.headers.get("origin")):
             raise Refused(_forbidden("Origin", "gateway.http.allowed_origins"))
+
+    def admit(self, request: Request) -> str | None:
+        """Host, then Origin, then key; returns the key id, or raises `Refused` (403 or 401)."""
+        self.check_host_and_origin(request)
         return self.key_id(request)
 
 

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -62,6 +63,7 @@ class Gateway:
         self._redis: Redis | None = None
         self.router: Router | None = None
         self.endpoint: McpEndpoint | None = None
+        self._starting: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self._check_access_settings()
@@ -82,11 +84,11 @@ class Gateway:
         self.endpoint = McpEndpoint(
             self.router, version=package_version("mcp-orchestra"), max_request_bytes=self.config.http.max_request_bytes
         )
-        starting = [asyncio.create_task(pool.start()) for pool in self.pools.values()]
+        self._starting = [asyncio.create_task(pool.start()) for pool in self.pools.values()]
         # Serve once every pool is ready or has failed, or after startup_wait: a slow or broken pool must not keep
         # the others from serving. Those still starting go on in the background.
-        if starting:
-            await asyncio.wait(starting, timeout=self.config.startup_wait)
+        if self._starting:
+            await asyncio.wait(self._starting, timeout=self.config.startup_wait)
         for pool in self.pools.values():
             status, reason = pool.status
             if status != "ready":
@@ -142,10 +144,14 @@ class Gateway:
                 f"refusing to serve {self.config.host or '*'} with no gateway.http.allowed_hosts: list the host "
                 "names clients use (DNS-rebinding protection), or ['*'] behind a proxy that checks Host"
             )
-        if not self.admission.keys:
-            log.warning("no API keys in $%s: the gateway accepts every local client", keys_env)
+        if not self.admission.keys:  # loudest where it matters: off loopback, with allow_anonymous
+            level = logging.INFO if is_loopback(self.config.host) else logging.WARNING
+            log.log(level, "no API keys in $%s: the gateway accepts every client that reaches it", keys_env)
 
     async def stop(self) -> None:
+        for task in self._starting:
+            task.cancel()
+        await asyncio.gather(*self._starting, return_exceptions=True)
         if self.router is not None:
             await self.router.close()
         await asyncio.gather(*(pool.stop() for pool in self.pools.values()))
@@ -173,11 +179,19 @@ class Gateway:
         }
 
 
-def create_app(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> Starlette:
-    gateway = Gateway(config, environ)
+def create_app(
+    config: GatewayConfig, environ: Mapping[str, str] | None = None, *, started: Gateway | None = None
+) -> Starlette:
+    """The app; it starts and stops its gateway in its lifespan, unless given one its caller `started` (and
+    stops), which keeps a start-up interrupted by Ctrl-C in the caller's own hands."""
+    gateway = started or Gateway(config, environ)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if started is not None:
+            async with _metrics_listener(gateway):
+                yield
+            return
         try:
             await gateway.start()
             async with _metrics_listener(gateway):
@@ -208,11 +222,13 @@ def create_app(config: GatewayConfig, environ: Mapping[str, str] | None = None) 
     async def metrics(request: Request) -> Response:
         if config.metrics.port is not None:
             return JsonReply({"error": "not found", "detail": "metrics are served on the metrics port"}, 404)
-        if config.metrics.require_key:
-            try:
-                gateway.admission.key_id(request)
-            except Refused as refused:
-                return refused.response
+        try:
+            if config.metrics.require_key:
+                gateway.admission.admit(request)
+            else:
+                gateway.admission.check_host_and_origin(request)
+        except Refused as refused:
+            return refused.response
         return metrics_response(gateway)
 
     async def admin_pools(request: Request) -> Response:
@@ -231,9 +247,18 @@ def create_app(config: GatewayConfig, environ: Mapping[str, str] | None = None) 
         Route("/metrics", metrics),
         Route("/admin/pools", admin_pools),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    # Every answer is JSON, unknown paths and methods included; and no redirect for a trailing slash, which would
+    # answer before the Host and Origin checks run.
+    handlers = {404: _json_http_error, 405: _json_http_error}
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)  # type: ignore[arg-type]
+    app.router.redirect_slashes = False
     app.state.gateway = gateway
     return app
+
+
+async def _json_http_error(_: Request, exc: HTTPException) -> Response:
+    return JsonReply({"error": exc.detail.lower(), "detail": exc.detail}, status_code=exc.status_code,
+                     headers=exc.headers)  # fmt: skip
 
 
 def metrics_response(gateway: Gateway) -> Response:

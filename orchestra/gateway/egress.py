@@ -28,13 +28,15 @@ log = logging.getLogger("orchestra.gateway.egress")
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Special-purpose ranges that are not public destinations, beyond what `is_global` reliably says on every
-# Python 3.11 patch release (shared address space, benchmarking, documentation, multicast, reserved).
+# Python 3.11 patch release (shared address space, benchmarking, documentation, multicast, reserved), and IPv6
+# forms that carry an IPv4 address or are deprecated (IPv4-compatible, SIIT, local NAT64, Teredo, 6to4, site-local).
 _NOT_PUBLIC = tuple(
     ipaddress.ip_network(net)
     for net in (
         "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
         "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24",
-        "224.0.0.0/4", "240.0.0.0/4", "::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8", "2001:db8::/32",
+        "224.0.0.0/4", "240.0.0.0/4", "::/96", "::ffff:0:0:0/96", "64:ff9b:1::/48", "100::/64", "2001::/32",
+        "2001:db8::/32", "2002::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
     )
 )  # fmt: skip
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import uvicorn
 
 from orchestra.core.serving import free_port, serve_in_loop
-from orchestra.gateway.app import create_app
+from orchestra.gateway.app import Gateway, create_app
 from orchestra.gateway.config import GatewayConfig
 
 log = logging.getLogger("orchestra.gateway")
@@ -44,5 +44,10 @@ async def embedded_gateway(config: GatewayConfig, environ: dict[str, str]) -> As
     The gateway is told its real port, so its egress policy keeps that port out of its pools' reach."""
     port = free_port()
     config = config.model_copy(update={"host": "127.0.0.1", "port": port})
-    async with serve_in_loop(create_app(config, environ), port) as url:
-        yield url
+    gateway = Gateway(config, environ)
+    try:
+        await gateway.start()
+        async with serve_in_loop(create_app(config, started=gateway), port) as url:
+            yield url
+    finally:
+        await gateway.stop()

@@ -169,8 +169,8 @@ class StdioConnection(Connection):
             try:
                 process.stdin.write(data)
                 await process.stdin.drain()
-            except (ConnectionError, RuntimeError):
-                raise ReplicaUnreachable(f"{self.label} stopped reading its input") from None
+            except (ConnectionError, RuntimeError):  # most often it exited: say how, in its own words
+                raise ReplicaUnreachable(f"{self.label} {await self._exit_reason()}") from None
 
     async def _exchange(self, request_id: int, message: dict[str, Any]) -> dict[str, Any]:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()

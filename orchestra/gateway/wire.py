@@ -9,6 +9,7 @@ that an upstream put in its result; here such code points become U+FFFD, so ever
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,18 @@ class JsonReply(Response):
 
 def error_body(request_id: types.RequestId | None, error: types.ErrorData) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": error.model_dump(mode="json", exclude_none=True)}
+
+
+def _not_json(token: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON does not have; upstreams would never answer them.
+    raise ValueError(f"{token} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range for a JSON number")
+    return value
 
 
 def _has_lone_surrogate(data: Any) -> bool:
@@ -80,7 +93,7 @@ class Incoming:
 def parse_message(body: bytes) -> Incoming:
     """Classify a POST body by JSON-RPC 2.0's rules; raises `BadMessage` with the code the spec assigns."""
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_not_json, parse_float=_finite)
     except ValueError as exc:  # includes bytes that are not UTF-8
         raise BadMessage(types.PARSE_ERROR, f"not JSON: {exc}") from None
     except RecursionError:

@@ -23,7 +23,9 @@ PUBLIC_HIDDEN = frozenset({".well-known"})
 # them quietly, because a build folder holding a key is a mistake the user must hear about before anything ships
 # (and the real Vercel pool, which replaces this one, would publish them).
 SECRET_PATTERNS = (
-    ".env", ".env.*", "*.env", ".npmrc", ".pypirc", ".netrc", ".pgpass", ".git-credentials", ".htpasswd",
+    ".env", ".env.*", "*.env", "*.env.*", "secrets.*", "*.secret", "*.secrets", "client_secret*",
+    "*.tfstate", "*.tfvars",
+    ".npmrc", ".pypirc", ".netrc", ".pgpass", ".git-credentials", ".htpasswd",
     ".ssh", ".aws", ".gnupg", ".kube", ".docker", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
     "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "*.ppk", "*.kdbx", "credentials.json",
 )  # fmt: skip
@@ -127,6 +129,8 @@ def _walk(source: Path, root: Path) -> list[tuple[str, Path]]:
             st = path.stat()
             if not stat.S_ISREG(st.st_mode):
                 raise SourceError(f"{rel} is not a regular file (a socket, pipe or device); remove it")
+            if st.st_nlink > 1:  # a hard link can be any file of the same disk, and nothing in its name says so
+                raise SourceError(f"{rel} is hard-linked to another file; copy its content into the build instead")
             found.append((rel, path))
             total += st.st_size
             if len(found) > MAX_FILES:

@@ -3,6 +3,7 @@ a real filesystem, and the real deploy MCP server over stdio with the host servi
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -70,7 +71,8 @@ def test_hidden_files_are_never_published(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "secret",
     [".env", ".env.production", "prod.env", "id_rsa", "id_ed25519.pub", "keys/server.pem", "tls.KEY", ".npmrc",
-     ".ssh/config", ".aws/credentials", "assets/.git-credentials", "cert.p12", "credentials.json"],
+     ".ssh/config", ".aws/credentials", "assets/.git-credentials", "cert.p12", "credentials.json", "secrets.json",
+     "config.env.local", "infra/terraform.tfstate"],
 )  # fmt: skip
 def test_a_build_holding_a_secret_is_refused_whole(tmp_path: Path, secret: str) -> None:
     source = site(tmp_path / "site", "v1", {secret: "s3cr3t"})
@@ -83,6 +85,16 @@ def test_a_link_to_a_hidden_file_is_refused(tmp_path: Path) -> None:
     source = site(tmp_path / "site", "v1", {".private/notes.txt": "internal"})
     (source / "notes.txt").symlink_to(source / ".private" / "notes.txt")
     with pytest.raises(store.DeploymentError, match=r"notes\.txt is a symlink to .*hidden or secret file"):
+        store.create_deployment(tmp_path / "store", "p", source, workspace=tmp_path)
+    assert visible(tmp_path / "store") == []
+
+
+def test_a_hard_link_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "world-manifest.json"
+    outside.write_text('{"private": true}')
+    source = site(tmp_path / "site", "v1")
+    os.link(outside, source / "manifest.json")  # nothing in the link's name says where its content lives
+    with pytest.raises(store.DeploymentError, match=r"manifest\.json is hard-linked to another file"):
         store.create_deployment(tmp_path / "store", "p", source, workspace=tmp_path)
     assert visible(tmp_path / "store") == []
 
