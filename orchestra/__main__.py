@@ -1,5 +1,5 @@
 """`python -m orchestra` is the `orchestra` command."""
 
-from orchestra.core.cli import app
+from orchestra.cli.app import app
 
 app(prog_name="orchestra")

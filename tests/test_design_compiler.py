@@ -20,7 +20,7 @@ import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from orchestra.agents.design_compiler import CompiledPage, compile_design
+from orchestra.design.compiler import CompiledPage, compile_design
 from orchestra.sandbox.figma import HIGHLIGHTED_PLAN, PLANS, build_design_files
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
-from orchestra.agents.design_compiler import compile_design
+from orchestra.design.compiler import compile_design
 from orchestra.graphs import pages
 from orchestra.graphs.context import context_of
 from orchestra.graphs.evidence import Step, cite

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
-from orchestra.agents import design_css as css
+from orchestra.design import css
 
 _STYLE_REFS = ("layout", "fills", "strokes", "effects", "textStyle")
 _SHAPES = {"RECTANGLE", "ELLIPSE", "IMAGE-SVG", "LINE", "VECTOR", "STAR", "REGULAR_POLYGON", "BOOLEAN_OPERATION"}

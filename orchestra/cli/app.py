@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from orchestra.core.cli_common import ConfigOption, err, settings_or_exit
+from orchestra.cli.common import ConfigOption, err, settings_or_exit
+from orchestra.cli.sandbox import app as sandbox_app
 from orchestra.core.settings import runtime_environment
-from orchestra.sandbox.cli import app as sandbox_app
 
 app = typer.Typer(
     help="Orchestra: governed MCP tools for LangGraph agents.\n\n"
@@ -72,7 +72,7 @@ def run(
     3 data directory or file not usable; 4 gateway not answering or refusing; 5 checkpoint store (SQLite or
     Redis) not usable; 130 stopped with Ctrl-C.
     """
-    from orchestra.core.run_command import run_cli
+    from orchestra.cli.run import run_cli
 
     settings = settings_or_exit(config)
     environ = runtime_environment(settings, config_path=config)

@@ -21,8 +21,8 @@ from rich.markdown import Markdown
 from rich.markup import escape
 from rich.prompt import Prompt
 
+from orchestra.cli.run_failures import EXIT_NO_ANSWER, RunFacts, describe_failure, redact
 from orchestra.core.checkpoint import open_checkpointer
-from orchestra.core.run_failures import EXIT_NO_ANSWER, RunFacts, describe_failure, redact
 from orchestra.core.settings import OrchestraSettings
 from orchestra.gateway.server import embedded_gateway
 from orchestra.graphs.runner import new_thread_id, run_task

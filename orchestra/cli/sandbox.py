@@ -15,7 +15,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from orchestra.core.cli_common import ConfigOption, err, settings_or_exit
+from orchestra.cli.common import ConfigOption, err, settings_or_exit
 from orchestra.core.settings import OrchestraSettings
 from orchestra.sandbox.build import build_sandbox, ensure_built, read_manifest, remove_sandbox
 from orchestra.sandbox.paths import SandboxPaths

@@ -1,0 +1,1 @@
+"""The `orchestra` command: the top floor, which drives every part below it."""

@@ -1,0 +1,1 @@
+"""Design to code: the deterministic compiler from a simplified Figma tree to HTML and CSS."""
