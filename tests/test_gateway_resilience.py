@@ -212,6 +212,9 @@ async def test_a_thread_whose_upstream_was_released_opens_a_new_session(tmp_path
             fresh = await tools.call("ai", "probe", "counter_value", {"key": "k"})
             assert fresh.ok
             assert fresh.text == ""  # a new upstream session: the old state is gone, and said so above
+            [note] = tools.reopened  # what the progress stream says about it
+            assert note.startswith("the ai tools session was opened again (")
+            assert "released after 1s" in note
         finally:
             await tools.aclose()
 

@@ -99,10 +99,13 @@ def _progress(started: float, run: RunFacts) -> Any:
             workflow = data.get("workflow") or "specialist"
             err.print(f"{elapsed} triage: {data['domain']}/{data['complexity']} -> {workflow} "
                       f"(confidence {data['confidence']:.2f})")  # fmt: skip
+        elif kind == "follow_up":
+            err.print(f"{elapsed} follow-up: {data['resolved']} -> {data['task']}", highlight=False)
         elif kind == "tool":
             run.tools_answered = True
             status = "ok" if data["ok"] else "[red]failed[/red]"
-            err.print(f"{elapsed}   {data['id']} {data['tool']} {status} ({data['duration_ms']:.0f} ms)")
+            took = f"reused {data['reused']}" if data.get("reused") else f"{data['duration_ms']:.0f} ms"
+            err.print(f"{elapsed}   {data['id']} {data['tool']} {status} ({took})")
         elif kind == "resume":
             err.print(f"{elapsed} resuming the interrupted run at {', '.join(data['next'])}")
         elif kind == "approval":

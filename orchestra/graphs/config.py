@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestra.core.units import Duration
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -28,8 +30,19 @@ class ApprovalsConfig(_Section):
     )
 
 
+class FollowUpsConfig(_Section):
+    """Later turns of a conversation build on what the thread already knows."""
+
+    evidence_fresh_for: Duration = Field(
+        600.0,
+        description="A read-only, idempotent tool result the thread already holds is reused by a later turn for "
+        "this long instead of being fetched again (the report says which evidence it reused); `0` never reuses.",
+    )
+
+
 class RoutingConfig(_Section):
-    """Triage and approvals."""
+    """Triage, follow-ups and approvals."""
 
     triage: TriageConfig = Field(default_factory=TriageConfig, description="Rules first, a model when unsure.")
+    follow_ups: FollowUpsConfig = Field(default_factory=FollowUpsConfig, description="Reuse within a thread.")
     approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig, description="Who approves writes.")

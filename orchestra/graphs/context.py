@@ -1,10 +1,11 @@
-"""The run context of a node: what `orchestra run` passes in, or, for graphs served by `langgraph dev`
-(LangGraph Studio), one built from the environment, with tool sessions kept per conversation thread."""
+"""The run context of a node: what `orchestra run` passes in, or, for graphs served to many threads (`orchestra
+serve`, `langgraph dev`), one per run from `ServedContexts`, with tool sessions kept per conversation thread."""
 
 from __future__ import annotations
 
+import asyncio
 import os
-from functools import cache
+from collections import OrderedDict
 
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
@@ -16,17 +17,70 @@ from orchestra.tools.gateway_client import DEFAULT_GATEWAY, auth_headers
 from orchestra.tools.sessions import ToolSessions
 
 
-@cache
-def _served() -> tuple[ToolSessions, LLMLayer, OrchestraSettings]:
-    """Built once per serving process, on first use (never at import)."""
+class ServedContexts:
+    """Run contexts for a process serving many threads: one LLM layer, and each thread's tool sessions (its
+    browser stays open from one run of the thread to the next), held until `aclose`.
+
+    Build it with `create` (its constructor reads files, which must not happen on the event loop)."""
+
+    def __init__(
+        self, settings: OrchestraSettings, environ: dict[str, str], gateway_url: str, headers: dict[str, str]
+    ) -> None:
+        self.settings = settings
+        self.llm = LLMLayer(settings.models, environ, settings.data_dir)
+        self.sessions = ToolSessions(gateway_url, headers)
+
+    @classmethod
+    async def create(
+        cls, settings: OrchestraSettings, environ: dict[str, str], gateway_url: str, headers: dict[str, str]
+    ) -> ServedContexts:
+        return await asyncio.to_thread(cls, settings, environ, gateway_url, headers)
+
+    def for_run(self, thread_id: str) -> RunContext:
+        """A fresh context for one run of `thread_id` (its own usage count), over the thread's tool sessions."""
+        routing = self.settings.routing
+        return RunContext(
+            tools=self.sessions.for_thread(thread_id),
+            llm=self.llm,
+            reports_dir=self.settings.data_dir / "reports",
+            auto_approve_pools=frozenset(routing.approvals.auto_approve_pools),
+            triage_model_below=routing.triage.model_below_confidence,
+            evidence_fresh_for=routing.follow_ups.evidence_fresh_for,
+        )
+
+    async def aclose(self) -> None:
+        await self.sessions.aclose()
+
+
+_served: ServedContexts | None = None
+_runs: OrderedDict[str, RunContext] = OrderedDict()
+_RUNS_KEPT = 64
+
+
+def _from_environment() -> ServedContexts:
     settings = load_settings()
-    sessions = ToolSessions(os.environ.get("ORCHESTRA_GATEWAY_URL", DEFAULT_GATEWAY), auth_headers())
-    return sessions, LLMLayer(settings.models, runtime_environment(settings), settings.data_dir), settings
+    gateway = os.environ.get("ORCHESTRA_GATEWAY_URL", DEFAULT_GATEWAY)
+    return ServedContexts(settings, runtime_environment(settings), gateway, auth_headers())
+
+
+async def warm_up() -> None:
+    """Build the contexts of a server that brings none of its own (`langgraph dev`), off the event loop; the graph
+    factories in `studio.py` call this, so no node ever reads a file on the loop."""
+    global _served
+    if _served is None:
+        _served = await asyncio.to_thread(_from_environment)
 
 
 def context_of(runtime: Runtime[RunContext]) -> RunContext:
     if isinstance(runtime.context, RunContext):
         return runtime.context
-    sessions, llm, settings = _served()
-    thread_id = str(get_config().get("configurable", {}).get("thread_id", "default"))
-    return RunContext(tools=sessions.for_thread(thread_id), llm=llm, reports_dir=settings.data_dir / "reports")
+    if _served is None:
+        raise RuntimeError("no run context: pass context=RunContext(...) or serve the graphs from studio.py")
+    configurable = get_config().get("configurable", {})
+    thread_id = str(configurable.get("thread_id", "default"))
+    run_id = str(get_config().get("metadata", {}).get("run_id", thread_id))
+    if run_id not in _runs:  # one context per run, so its usage is counted once across every node
+        _runs[run_id] = _served.for_run(thread_id)
+        while len(_runs) > _RUNS_KEPT:
+            _runs.popitem(last=False)
+    return _runs[run_id]

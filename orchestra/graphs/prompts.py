@@ -21,3 +21,15 @@ Evidence:
 
 Answer:
 {answer}"""
+
+FOLLOW_UP = """Rewrite the user's latest message as one standalone task that can be understood without the
+conversation: replace every reference ("them", "their", "it", "the same company", "the page") with what it refers
+to. Keep the user's intent and wording otherwise. Answer with the task only, one line.
+
+What the conversation has dealt with so far:
+{known}
+
+Conversation (oldest first):
+{conversation}
+
+Latest message: {message}"""

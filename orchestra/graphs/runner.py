@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.types import Command
 
-from orchestra.core.llm import LLMLayer
 from orchestra.core.settings import OrchestraSettings
-from orchestra.graphs.state import RunContext
+from orchestra.graphs.context import ServedContexts
+from orchestra.graphs.evidence import turn_evidence
 from orchestra.graphs.supervisor import build_graph
-from orchestra.tools.sessions import ThreadTools
+from orchestra.graphs.turns import text_of
 
 Progress = Callable[[str, dict[str, Any]], None]
 Approver = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -49,16 +47,6 @@ def new_thread_id() -> str:
     return uuid.uuid4().hex
 
 
-def save_report(reports_dir: Path, thread_id: str, task: str, answer: str, flags: list[str]) -> Path:
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    slug = re.sub(r"[^a-z0-9]+", "-", task.lower())[:48].strip("-") or "report"
-    path = reports_dir / f"{stamp}-{slug}-{thread_id[:8]}.md"
-    warnings = "".join(f"\n> **Cross-check:** {flag}" for flag in flags)
-    path.write_text(f"{answer}\n{warnings}\n\n---\nTask: {task}\nThread: {thread_id}\n", encoding="utf-8")
-    return path
-
-
 async def run_task(
     task: str,
     *,
@@ -71,35 +59,27 @@ async def run_task(
     approve: Approver | None = None,
     headers: dict[str, str] | None = None,
 ) -> RunResult:
-    """Run (or resume) `task` on `thread_id`; approvals are asked through `approve` as they come."""
+    """Run `task` as the next turn of `thread_id` (or resume the same task where it was interrupted); approvals
+    are asked through `approve` as they come, progress arrives as the graph's `custom` events."""
     thread_id = thread_id or new_thread_id()
-    tools = ThreadTools(gateway_url, headers)
-    context = RunContext(
-        tools=tools,
-        llm=LLMLayer(settings.models, environ, settings.data_dir),
-        reports_dir=settings.data_dir / "reports",
-        auto_approve_pools=frozenset(settings.routing.approvals.auto_approve_pools),
-        triage_model_below=settings.routing.triage.model_below_confidence,
-    )  # fmt: skip
+    contexts = await ServedContexts.create(settings, environ, gateway_url, headers or {})
+    context = contexts.for_run(thread_id)
     graph = build_graph().compile(checkpointer=checkpointer)
     config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
     notify = progress or (lambda kind, data: None)
-    seen: set[str] = set()  # a subgraph's evidence comes again in its parent's update
-    pending: Any = {"task": task, "evidence": [], "flags": [], "facts": {}, "approvals": []}
+    pending: Any = {"task": task}
     try:
-        snapshot = await graph.aget_state(config, subgraphs=True)
-        seen.update(e["id"] for e in _all_evidence(snapshot))  # progress shows only the calls this run makes
-        if snapshot.next and snapshot.values.get("task") == task:
-            pending = None  # a run of this task was interrupted on this thread: resume from its last checkpoint
+        snapshot = await graph.aget_state(config)
+        if snapshot.next and _last_request(snapshot.values) == task:
+            pending = None  # this task was interrupted on this thread: resume from its last checkpoint
             notify("resume", {"next": list(snapshot.next)})
         while True:
             # "sync": each step's checkpoint is written before the next step starts, so a run killed mid-way
             # resumes at the step it was in (the default writes in the background and may lose the last step).
-            async for namespace, update in graph.astream(
-                pending, config, context=context, stream_mode="updates", subgraphs=True, durability="sync"
+            async for _, event in graph.astream(
+                pending, config, context=context, stream_mode="custom", subgraphs=True, durability="sync"
             ):
-                for node, values in update.items():
-                    _report_progress(notify, node, values, namespace, seen)
+                _report_progress(notify, event)
             state = await graph.aget_state(config)
             interrupts = [i for task_ in state.tasks for i in task_.interrupts]
             if not interrupts:
@@ -108,23 +88,17 @@ async def run_task(
                 raise PermissionError(f"the run needs an approval and no approver is present: {interrupts[0].value}")
             pending = Command(resume=await _decide(interrupts[0].value, approve, notify))
     finally:
-        await tools.aclose()
+        await contexts.aclose()
     values = state.values
-    answer, flags = values.get("answer", ""), values.get("flags", [])
-    report = None
-    if answer:
-        report = await asyncio.to_thread(save_report, context.reports_dir, thread_id, task, answer, flags)
-    return RunResult(thread_id, answer, values.get("triage", {}), flags, bool(values.get("model_used")),
-                     context.usage.as_dict(), report, values.get("evidence", []))  # fmt: skip
+    report = Path(values["report_path"]) if values.get("report_path") else None
+    return RunResult(thread_id, values.get("answer", ""), values.get("triage", {}), values.get("flags", []),
+                     bool(values.get("model_used")), context.usage.as_dict(), report,
+                     turn_evidence(values))  # fmt: skip
 
 
-def _all_evidence(snapshot: Any) -> list[dict[str, Any]]:
-    """Evidence in a state snapshot and in the snapshots of its interrupted subgraphs."""
-    found = list(snapshot.values.get("evidence", []))
-    for task_ in snapshot.tasks:
-        if task_.state is not None and hasattr(task_.state, "values"):
-            found += _all_evidence(task_.state)
-    return found
+def _last_request(values: dict[str, Any]) -> str | None:
+    humans = [m for m in values.get("messages", []) if isinstance(m, HumanMessage)]
+    return text_of(humans[-1]) if humans else None
 
 
 async def _decide(request: dict[str, Any], approve: Approver, notify: Progress) -> Any:
@@ -148,12 +122,14 @@ async def _decide(request: dict[str, Any], approve: Approver, notify: Progress) 
     return {"decisions": decisions}
 
 
-def _report_progress(notify: Progress, node: str, values: Any, namespace: tuple[str, ...], seen: set[str]) -> None:
-    if not isinstance(values, dict):
+def _report_progress(notify: Progress, event: Any) -> None:
+    """The graph's `custom` events, as the CLI's progress lines: the triage, and each tool call as it ends."""
+    if not isinstance(event, dict):
         return
-    if node == "route" and "triage" in values:
-        notify("triage", values["triage"])
-    for item in values.get("evidence", []):
-        if item["id"] not in seen:
-            seen.add(item["id"])
-            notify("tool", dict(item))
+    kind = event.get("event")
+    if kind == "triage":
+        notify("triage", event)
+    elif kind == "turn" and event.get("resolved"):
+        notify("follow_up", event)
+    elif kind == "tool" and event.get("phase") == "end":
+        notify("tool", {**event, "tool": f"{event['pool']}.{event['tool']}"})

@@ -1,4 +1,5 @@
-"""The supervisor: triage -> a workflow or a specialist -> a cross-check when critical -> the answer.
+"""The supervisor: a chat turn in -> triage -> a workflow or a specialist -> a cross-check when critical -> the
+answer as an AI message.
 
 The workflow's or specialist's answer *is* the answer: no extra hop rewrites it. Triage costs no model call.
 """
@@ -16,10 +17,13 @@ from langgraph.types import Command
 
 from orchestra.graphs.context import context_of
 from orchestra.graphs.cross_check import grounding_flags, panel_flags, parse_verdict, report_headings
+from orchestra.graphs.evidence import turn_evidence
+from orchestra.graphs.progress import emit
 from orchestra.graphs.prompts import TRIAGE, VERIFY
 from orchestra.graphs.specialists import specialist
-from orchestra.graphs.state import RunContext, RunState
+from orchestra.graphs.state import ChatInput, RunContext, RunState
 from orchestra.graphs.triage import Triage, triage
+from orchestra.graphs.turns import finish_turn, start_turn
 from orchestra.graphs.workflows import competitive, design_to_deployment, market_research, sales_research
 
 Route = Literal[
@@ -39,6 +43,7 @@ async def route(state: RunState, runtime: Runtime[RunContext]) -> Command[Route]
     if decision["confidence"] < context.triage_model_below and not context.llm.offline:
         decision = await _ask_model(state["task"], decision, context)
     target = decision["workflow"] if decision["workflow"] in WORKFLOWS else "specialist"
+    emit("triage", **decision)
     return Command(goto=target, update={"triage": decision})
 
 
@@ -58,7 +63,7 @@ async def cross_check(state: RunState, runtime: Runtime[RunContext]) -> dict[str
     models configured, the panel's verdicts, asked in parallel; disagreement goes out with the answer as flags."""
     if state.get("triage", {}).get("complexity") != "critical" or not state.get("answer"):
         return {}
-    answer, evidence = state["answer"], state.get("evidence", [])
+    answer, evidence = state["answer"], turn_evidence(state)
     flags = grounding_flags(answer, evidence, report_headings(answer))
     context = context_of(runtime)
     panel = [] if context.llm.offline else context.llm.panel(context.usage)
@@ -68,19 +73,23 @@ async def cross_check(state: RunState, runtime: Runtime[RunContext]) -> dict[str
         replies = await asyncio.gather(*(model.ainvoke([HumanMessage(prompt)]) for _, model in panel))
         verdicts = {name: parse_verdict(str(reply.content)) for (name, _), reply in zip(panel, replies, strict=True)}
         flags += panel_flags(verdicts)
+    emit("cross_check", flags=flags)
     return {"flags": flags}
 
 
 def build_graph(context_schema: type[RunContext] | None = RunContext) -> StateGraph:
     """The graph; `context_schema=None` for servers that bring no run context (LangGraph Studio)."""
-    graph = StateGraph(RunState, context_schema=context_schema)
+    graph = StateGraph(RunState, input_schema=ChatInput, context_schema=context_schema)
+    graph.add_node("start_turn", start_turn(then="route"), destinations=("route", END))
     graph.add_node("route", route)
     for name, build in WORKFLOWS.items():
         graph.add_node(name, build(context_schema).compile())
     graph.add_node("specialist", specialist)
     graph.add_node("cross_check", cross_check)
-    graph.add_edge(START, "route")
+    graph.add_node("finish_turn", finish_turn)
+    graph.add_edge(START, "start_turn")
     for name in (*WORKFLOWS, "specialist"):
         graph.add_edge(name, "cross_check")
-    graph.add_edge("cross_check", END)
+    graph.add_edge("cross_check", "finish_turn")
+    graph.add_edge("finish_turn", END)
     return graph

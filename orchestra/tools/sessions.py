@@ -63,6 +63,9 @@ class ThreadTools:
         self._requests: asyncio.Queue[tuple[str, asyncio.Future[ClientSession]] | None] = asyncio.Queue()
         self._holder: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._annotations: dict[str, dict[str, types.ToolAnnotations | None]] = {}
+        self._lost: dict[str, str] = {}  # tier -> why its session ended, until a new one is opened
+        self.reopened: list[str] = []  # notes for the progress stream: sessions opened again, and why
         self.calls: list[ToolCall] = []
 
     async def _hold(self) -> None:
@@ -84,7 +87,18 @@ class ThreadTools:
                 opened: asyncio.Future[ClientSession] = asyncio.get_running_loop().create_future()
                 await self._requests.put((tier, opened))
                 self._sessions[tier] = await opened
+                if tier in self._lost:
+                    self.reopened.append(f"the {tier} tools session was opened again ({self._lost.pop(tier)})")
             return self._sessions[tier]
+
+    async def repeatable(self, tier: str, pool: str, tool: str) -> bool:
+        """Whether calling `<pool>__<tool>` again with the same arguments gives the same answer and changes nothing
+        (its MCP annotations say read-only and idempotent), so an earlier result may stand in for a new call."""
+        if tier not in self._annotations:
+            listed = await self._while_held((await self.session(tier)).list_tools())
+            self._annotations[tier] = {t.name: t.annotations for t in listed.tools}
+        annotations = self._annotations[tier].get(f"{pool}__{tool}")
+        return bool(annotations and annotations.readOnlyHint and annotations.idempotentHint)
 
     async def langchain_tools(self, tier: str) -> list[BaseTool]:
         """The tier's tools for a LangChain agent, bound to this thread's session."""
@@ -99,6 +113,7 @@ class ThreadTools:
         except Exception as exc:  # the gateway's JSON-RPC errors: recorded, then raised as ours
             if _session_gone(exc):  # e.g. its browser was released after idling: the next call opens a new one
                 self._sessions.pop(tier, None)
+                self._lost[tier] = str(exc)[:300]
             call = self._record(pool, tool, arguments, False, None, str(exc), started)
             raise ToolCallError(f"{call.label} failed: {exc}") from None
         text = "\n".join(b.text for b in result.content if isinstance(b, types.TextContent))

@@ -32,7 +32,7 @@ async def run_with_model(
         )
         result = await run_task(
             task, settings=settings, environ={"SCRIPTED_KEY": "k"}, gateway_url=sandbox.gateway_url,
-            checkpointer=InMemorySaver(), **options,
+            checkpointer=options.pop("checkpointer", None) or InMemorySaver(), **options,
         )  # fmt: skip
     return result, received
 
@@ -188,3 +188,26 @@ async def test_a_model_improves_the_compiled_page_only_when_it_keeps_every_text(
         async with httpx.AsyncClient() as http:
             page = (await http.get(url.split(" ")[0])).text
         assert ("<!-- improved by the model -->" in page) is marker
+
+
+async def test_with_a_model_a_follow_up_is_rewritten_by_the_fast_model_in_one_call(sandbox: Sandbox) -> None:
+    first, other = sandbox.world.companies[50], sandbox.world.companies[51]
+    rewritten = f"Compare {first.name} with {other.name}"
+
+    def script(body: dict[str, Any]) -> dict[str, Any]:
+        prompt = body["messages"][-1]["content"]
+        return reply(rewritten if "Latest message:" in prompt else "A summary [E1].")
+
+    saver, thread = InMemorySaver(), "model-follow-up"
+    await run_with_model(sandbox, f"Research {first.domain} for our sales call", script,
+                         checkpointer=saver, thread_id=thread)  # fmt: skip
+    result, received = await run_with_model(sandbox, "now compare them with their closest rival", script,
+                                            checkpointer=saver, thread_id=thread)  # fmt: skip
+    rewrites = [body for body in received if "Latest message:" in body["messages"][-1]["content"]]
+    assert len(rewrites) == 1
+    prompt = rewrites[0]["messages"][-1]["content"]
+    assert "now compare them with their closest rival" in prompt
+    assert first.domain in prompt  # the thread's known company is given to the model
+    assert result.triage["workflow"] == "competitive_analysis"
+    assert other.name in result.answer
+    assert result.usage["calls"] == 2  # the rewrite and the report's summary

@@ -8,9 +8,11 @@ question may sit before the interrupt.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from html import escape as html_escape
+from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.messages import HumanMessage
@@ -20,8 +22,10 @@ from langgraph.types import Command, interrupt
 
 from orchestra.design.compiler import compile_design
 from orchestra.graphs import pages
+from orchestra.graphs.approvals import ApprovalDecision, approval_request, read_decision
 from orchestra.graphs.context import context_of
 from orchestra.graphs.evidence import Step, cite
+from orchestra.graphs.progress import emit
 from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.workflows.prompts import IMPROVE_PAGE
 from orchestra.graphs.workflows.synthesis import finish_report
@@ -73,8 +77,7 @@ async def build(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]
             html, author = better, "the design compiler, improved by a model"
     project = re.sub(r"[^a-z0-9]+", "-", design["file"]["name"].lower()).strip("-")[:48]
     folder = context.reports_dir.parent / "builds" / project
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "index.html").write_text(html, encoding="utf-8")
+    await asyncio.to_thread(_write_build, folder, html)
     built = {
         "project": project, "folder": str(folder), "spec": page.component_spec,
         "expected_texts": page.expected_texts, "bytes": len(html.encode()), "author": author,
@@ -82,22 +85,26 @@ async def build(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]
     return {"facts": {"build": built}}
 
 
+def _write_build(folder: Path, html: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "index.html").write_text(html, encoding="utf-8")
+
+
 async def approve(state: RunState, runtime: Runtime[RunContext]) -> Command[Literal["deploy", "report"]]:
     built = state["facts"]["build"]
-    request = {
-        "tool": "deploy.deploy", "pool": "deploy",
-        "arguments": {"project": built["project"], "directory": built["folder"]},
-        "reason": "deploying publishes a page (a change to external state)",
-    }  # fmt: skip
+    arguments = {"project": built["project"], "directory": built["folder"]}
+    request = approval_request("deploy", "deploy", arguments, "deploying publishes a page (a change to external state)")
     if "deploy" in context_of(runtime).auto_approve_pools:
-        decision: dict[str, Any] = {"action": "approve", "by": "config (trusted pool)"}
+        decision = ApprovalDecision(action="approve", by="config (trusted pool)")
     else:
-        decision = interrupt(request)
-    action = decision.get("action")
-    record = {**request, "decision": action, "by": decision.get("by", "user")}
-    if action == "edit":
-        record["arguments"] = {**request["arguments"], **decision.get("arguments", {})}
-    if action not in ("approve", "edit"):
+        emit("approval", phase="asked", **{k: v for k, v in request.items() if k != "response_schema"})
+        decision = read_decision(interrupt(request))
+    emit("approval", phase="answered", tool=request["tool"], decision=decision.action, reason=decision.reason)
+    record = {"tool": request["tool"], "pool": "deploy", "arguments": arguments, "reason": request["reason"],
+              "decision": decision.action, "by": decision.by, "because": decision.reason}  # fmt: skip
+    if decision.action == "edit":
+        record["arguments"] = {**arguments, **(decision.arguments or {})}
+    if decision.action == "reject":
         return Command(goto="report", update={"approvals": [record]})
     return Command(goto="deploy", update={"approvals": [record]})
 
@@ -128,12 +135,12 @@ async def browser_test(state: RunState, runtime: Runtime[RunContext]) -> dict[st
             result["evidence"] = snapshot[1]
         # Playwright MCP writes only under its --output-dir: the data directory's playwright/ in our config.
         saved = context_of(runtime).reports_dir.parent / "playwright" / "screenshots" / f"{deployment['id']}.png"
-        saved.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(saved.parent.mkdir, parents=True, exist_ok=True)
         screenshot = {"filename": str(saved), "fullPage": True}
         shot = await step.call("web", "browser", "browser_take_screenshot", screenshot)
         if shot is not None:
             result["screenshot_evidence"] = shot[1]
-            result["screenshot"] = str(saved) if saved.exists() else None
+            result["screenshot"] = str(saved) if await asyncio.to_thread(saved.exists) else None
     return step.update(facts={"test": result})
 
 
@@ -159,7 +166,8 @@ async def report(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any
     if approval.get("decision") not in ("approve", "edit"):
         done = {"reject": "rejected"}.get(approval.get("decision", ""), "not approved")
         decision, by = done, approval.get("by", "the user")
-        lines.append(f"- Not deployed: the deployment was {decision} by {by}.")
+        because = f" ({approval['because']})" if approval.get("because") else ""
+        lines.append(f"- Not deployed: the deployment was {decision} by {by}{because}.")
     elif "deployment" in facts:
         deployment = facts["deployment"]
         lines.append(

@@ -6,7 +6,7 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 
-from orchestra.graphs.evidence import evidence_table
+from orchestra.graphs.evidence import evidence_table, turn_evidence
 from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.workflows.prompts import SUMMARY
 
@@ -14,6 +14,17 @@ OFFLINE_NOTE = (
     "> Offline mode: no model was used. This report was assembled by a fixed plan from the tool results cited in "
     "brackets; every bracket names an entry of the evidence table."
 )
+
+
+def _continuity(state: RunState, evidence: list[Any]) -> str:
+    """How this turn builds on earlier ones: what a follow-up's references were taken to mean, what it reused."""
+    lines = []
+    if state.get("facts", {}).get("follow_up"):
+        lines.append(f"> Follow-up: {state['facts']['follow_up']}.")
+    reused = [f"{e['id']} (from {e['reused']})" for e in evidence if e.get("reused")]
+    if reused:
+        lines.append(f"> Reused from earlier in this conversation, still fresh: {', '.join(reused)}.")
+    return "\n".join(lines) + "\n\n" if lines else ""
 
 
 async def finish_report(state: RunState, context: RunContext, body: str, *, reader: str) -> dict[str, Any]:
@@ -25,6 +36,8 @@ async def finish_report(state: RunState, context: RunContext, body: str, *, read
         model = context.llm.chat_model("premium", context.usage)
         reply = await model.ainvoke([HumanMessage(SUMMARY.format(reader=reader, report=body))])
         opening, model_used = f"## Summary (written by a model)\n{reply.content}", True
-    evidence = state.get("evidence", [])
-    answer = f"{title}\n\n{opening}\n\n{rest}\n\n## Evidence\n{evidence_table(evidence)}\n"
+    evidence = turn_evidence(state)
+    answer = (
+        f"{title}\n\n{opening}\n\n{_continuity(state, evidence)}{rest}\n\n## Evidence\n{evidence_table(evidence)}\n"
+    )
     return {"answer": answer, "model_used": model_used, "usage": context.usage.as_dict()}
