@@ -235,3 +235,24 @@ async def test_a_thread_whose_gateway_died_fails_its_call_instead_of_waiting(tmp
             assert next_call.group_contains(httpx.ConnectError, depth=None)
         finally:
             await tools.aclose()
+
+
+async def test_an_idle_thread_releases_its_sessions_and_says_so_when_it_comes_back(tmp_path: Path) -> None:
+    from orchestra.tools.sessions import ToolSessions
+
+    pool = probe_pool(tmp_path / "exec.log", session="dedicated", replicas={"min": 1, "max": 3})
+    async with running_gateway({"probe": pool}) as (base, app):
+        sessions = ToolSessions(base)
+        try:
+            await sessions.for_thread("t1").call("ai", "probe", "set_value", {"key": "k", "value": "v"})
+            assert app.state.gateway.router.bound_sessions == 1
+            assert await sessions.release_idle(idle_for=0) == 1
+            deadline = time.monotonic() + 15  # the gateway lets the browser-like upstream go with the session
+            while app.state.gateway.router.bound_sessions and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            assert app.state.gateway.router.bound_sessions == 0
+            again = sessions.for_thread("t1")
+            assert again.reopened == ["the thread's tool sessions were opened again (released after 0s without use)"]
+            assert (await again.call("ai", "probe", "counter_value", {"key": "k"})).text == ""
+        finally:
+            await sessions.aclose()

@@ -67,6 +67,8 @@ class ThreadTools:
         self._lost: dict[str, str] = {}  # tier -> why its session ended, until a new one is opened
         self.reopened: list[str] = []  # notes for the progress stream: sessions opened again, and why
         self.calls: list[ToolCall] = []
+        self.last_used = time.monotonic()
+        self.busy = 0  # calls in flight
 
     async def _hold(self) -> None:
         """Open and close every session in this one task: the SDK's transports are task-bound contexts,
@@ -107,6 +109,14 @@ class ThreadTools:
     async def call(self, tier: str, pool: str, tool: str, arguments: dict[str, Any]) -> ToolCall:
         """Call `<pool>__<tool>` on the tier endpoint; the call goes into the ledger whether it worked or not."""
         started = time.perf_counter()
+        self.busy += 1
+        try:
+            return await self._call(tier, pool, tool, arguments, started)
+        finally:
+            self.busy -= 1
+            self.last_used = time.monotonic()
+
+    async def _call(self, tier: str, pool: str, tool: str, arguments: dict[str, Any], started: float) -> ToolCall:
         session = await self.session(tier)
         try:
             result = await self._while_held(session.call_tool(f"{pool}__{tool}", arguments))
@@ -171,16 +181,32 @@ def _structured(result: types.CallToolResult, text: str) -> Any:
 
 
 class ToolSessions:
-    """Thread id -> its tools, for a process that serves many threads (`langgraph dev`); held until `aclose`."""
+    """Thread id -> its tools, for a process that serves many threads (`orchestra serve`, `langgraph dev`): held
+    while the thread is active, released by `release_idle`, reopened (and said so) when the thread comes back."""
 
     def __init__(self, gateway: str, headers: dict[str, str] | None = None) -> None:
         self._gateway, self._headers = gateway, headers
         self._threads: dict[str, ThreadTools] = {}
+        self._released: dict[str, str] = {}
 
     def for_thread(self, thread_id: str) -> ThreadTools:
         if thread_id not in self._threads:
-            self._threads[thread_id] = ThreadTools(self._gateway, self._headers)
+            tools = ThreadTools(self._gateway, self._headers)
+            if thread_id in self._released:
+                tools.reopened.append(f"the thread's tool sessions were opened again ({self._released.pop(thread_id)})")
+            self._threads[thread_id] = tools
+        self._threads[thread_id].last_used = time.monotonic()
         return self._threads[thread_id]
+
+    async def release_idle(self, idle_for: float) -> int:
+        """Close the sessions of threads unused for `idle_for` seconds (their browsers go back to the pool);
+        returns how many threads were released."""
+        now = time.monotonic()
+        idle = [t for t, tools in self._threads.items() if now - tools.last_used > idle_for and not tools.busy]
+        for thread_id in idle:
+            await self._threads.pop(thread_id).aclose()
+            self._released[thread_id] = f"released after {idle_for:g}s without use"
+        return len(idle)
 
     async def aclose(self) -> None:
         for tools in self._threads.values():
