@@ -59,6 +59,15 @@ class Step:
         emit("tool", id=evidence_id, pool=pool, tool=tool, phase="end", ok=True, duration_ms=call.duration_ms)
         return result, evidence_id
 
+    def computed(self, what: str, inputs: dict[str, Any], values: dict[str, Any]) -> str:
+        """Record figures Orchestra worked out itself (a size, a sum, a share) as evidence of their own, so a report
+        can cite them and the cross-check can check them like any tool result; returns the evidence id."""
+        evidence_id = f"E{self._next}"
+        self._next += 1
+        self.evidence.append(Evidence(id=evidence_id, tool=f"orchestra.{what}", arguments=inputs, ok=True,
+                                      result=values, duration_ms=0.0, at=time.time()))  # fmt: skip
+        return evidence_id
+
     async def _reusable(self, tier: str, pool: str, tool: str, arguments: dict[str, Any]) -> Evidence | None:
         fresh_after = time.time() - self._context.evidence_fresh_for
         wanted = (f"{pool}.{tool}", _canonical(arguments))
@@ -79,6 +88,15 @@ def _canonical(arguments: dict[str, Any]) -> str:
     return json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text` cut at a word boundary to at most `limit` characters, marked with "…" when cut (so a number is never
+    shown half, and the cross-check knows a cut tail is not a claim)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;: ")
+    return f"{cut}…"
+
+
 def cite(*ids: str | None) -> str:
     kept = [i for i in ids if i]
     return f" [{', '.join(kept)}]" if kept else ""
@@ -92,7 +110,7 @@ def turn_evidence(state: RunState) -> list[Evidence]:
 def evidence_table(evidence: list[Evidence]) -> str:
     rows = ["| id | tool | arguments | ok | ms |", "| --- | --- | --- | --- | --- |"]
     for item in evidence:
-        arguments = ", ".join(f"{k}={v!r}" for k, v in item["arguments"].items())[:120].replace("|", "\\|")
+        arguments = shorten(", ".join(f"{k}={v!r}" for k, v in item["arguments"].items()), 120).replace("|", "\\|")
         took = f"reused {item['reused']}" if item.get("reused") else f"{item['duration_ms']:.0f}"
         rows.append(f"| {item['id']} | `{item['tool']}` | {arguments} | {'yes' if item['ok'] else 'no'} | "
                     f"{took} |")  # fmt: skip

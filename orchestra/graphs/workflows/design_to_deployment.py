@@ -24,7 +24,7 @@ from orchestra.design.compiler import compile_design
 from orchestra.graphs import pages
 from orchestra.graphs.approvals import ApprovalDecision, approval_request, read_decision
 from orchestra.graphs.context import context_of
-from orchestra.graphs.evidence import Step, cite
+from orchestra.graphs.evidence import Step, cite, shorten
 from orchestra.graphs.progress import emit
 from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.workflows.prompts import IMPROVE_PAGE
@@ -78,11 +78,15 @@ async def build(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]
     project = re.sub(r"[^a-z0-9]+", "-", design["file"]["name"].lower()).strip("-")[:48]
     folder = context.reports_dir.parent / "builds" / project
     await asyncio.to_thread(_write_build, folder, html)
+    size = len(html.encode())
+    step = Step(state, context)
+    evidence = step.computed("build", {"design": design["file"]["fileKey"], "folder": str(folder)},
+                             {"bytes": size, "components": len(page.component_spec), "author": author})  # fmt: skip
     built = {
         "project": project, "folder": str(folder), "spec": page.component_spec,
-        "expected_texts": page.expected_texts, "bytes": len(html.encode()), "author": author,
+        "expected_texts": page.expected_texts, "bytes": size, "author": author, "evidence": evidence,
     }  # fmt: skip
-    return {"facts": {"build": built}}
+    return step.update(facts={"build": built})
 
 
 def _write_build(folder: Path, html: str) -> None:
@@ -155,11 +159,12 @@ async def report(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any
         "## Component spec",
     ]  # fmt: skip
     for item in built["spec"][:12]:
-        texts = ", ".join(map(str, item.get("texts", [])))[:100]
+        texts = shorten(", ".join(map(str, item.get("texts", []))), 100)
         lines.append(f'- {item.get("kind", "block")} "{item.get("name")}": {texts}')
     lines += [
         "## Code",
-        f"- Written by {built['author']}: {built['bytes']:,} bytes of HTML and CSS in {built['folder']}/index.html",
+        f"- Written by {built['author']}: {built['bytes']:,} bytes of HTML and CSS in {built['folder']}/index.html"
+        f"{cite(built.get('evidence'))}",
     ]
     approval = (state.get("approvals") or [{}])[-1]
     lines.append("## Deployment")
