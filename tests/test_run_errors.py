@@ -195,3 +195,30 @@ async def test_a_gateway_that_dies_during_a_resumed_run_is_named_with_the_resume
     assert announced(stderr) == (thread, resume)
     error = assert_one_paragraph_ending_in(stderr, resume)
     assert f"The gateway at {gateway} is not answering (could not connect" in error
+
+
+async def test_an_edit_that_is_not_json_is_asked_again_and_the_yes_flag_is_recorded_as_such(
+    world: Path, design_gateway: tuple[str, subprocess.Popen[bytes]]
+) -> None:
+    gateway, _ = design_gateway
+    run = await Run.start(["run", DEPLOY_TASK, "--gateway", gateway], environment(world), asyncio.subprocess.PIPE)
+    await run.until("approval needed")
+    code, brief, stderr = await run.finish('edit\n{"project": pricing-2\n[1]\n{"project": "pricing-edited"}\n')
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+    assert "not JSON" in stderr
+    assert "the arguments must be a JSON object" in stderr
+    assert "/p/pricing-edited/" in brief
+
+    flagged = orchestra_run(DEPLOY_TASK, "--gateway", gateway, "--yes", env=environment(world))
+    assert flagged.returncode == 0, flagged.stderr
+    report = next(Path(line.split("report saved to ")[1].split(";")[0]) for line in flagged.stderr.splitlines()
+                  if "report saved to " in line)  # fmt: skip
+    assert "(approved by the --yes flag)" in report.read_text()
+
+
+def test_an_empty_task_is_refused_before_any_work(tmp_path: Path) -> None:
+    result = orchestra_run("   ", env=environment(tmp_path / "data"))
+    assert result.returncode == 1
+    assert "the task is empty" in result.stderr
+    assert not (tmp_path / "data" / "reports").exists()

@@ -37,6 +37,9 @@ def run_cli(
     as_json: bool, gateway: str | None, config: Path | None,
 ) -> int:  # fmt: skip
     """The whole command: print the thread and how to resume it, run, and turn any failure into one paragraph."""
+    if not task.strip():
+        _say('[red]error:[/red] the task is empty; say what to do, e.g. orchestra run "Research copealo.example"')
+        return EXIT_NO_ANSWER
     thread_id = thread or new_thread_id()
     options = [*(["--config", str(config)] if config else []), *(["--gateway", gateway] if gateway else []),
                *(["--yes"] if yes else []), *(["--json"] if as_json else [])]  # fmt: skip
@@ -119,7 +122,7 @@ def _progress(started: float, run: RunFacts) -> Any:
 def _approver(yes: bool, run: RunFacts) -> Any:
     async def approve(request: dict[str, Any]) -> dict[str, Any]:
         if yes:
-            return {"action": "approve"}
+            return {"action": "approve", "by": "the --yes flag"}
         run.asking = True
         answer = await _in_daemon_thread(lambda: _ask(request))
         run.asking = False
@@ -132,11 +135,20 @@ def _ask(request: dict[str, Any]) -> dict[str, Any]:
     stdin: Any = _StdinLines()
     answer = Prompt.ask("approve, edit or reject?", choices=["approve", "edit", "reject"], default="reject",
                         console=err, stream=stdin)  # fmt: skip
-    if answer == "edit":
+    if answer != "edit":
+        return {"action": answer}
+    while True:  # until the edit parses as a JSON object of arguments
         edited = Prompt.ask("arguments as JSON", default=json.dumps(request.get("arguments")), console=err,
                             stream=stdin)  # fmt: skip
-        return {"action": "edit", "arguments": json.loads(edited)}
-    return {"action": answer}
+        try:
+            arguments = json.loads(edited)
+        except ValueError as exc:
+            example = json.dumps(request.get("arguments"))
+            err.print(f"[red]not JSON[/red] ({exc}); type the arguments again, e.g. {example}", highlight=False)
+            continue
+        if isinstance(arguments, dict):
+            return {"action": "edit", "arguments": arguments}
+        err.print("[red]the arguments must be a JSON object[/red] ({...}); type them again")
 
 
 class _StdinLines:

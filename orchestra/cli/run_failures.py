@@ -64,7 +64,8 @@ def describe_failure(exc: BaseException, run: RunFacts) -> tuple[int, str]:
     if isinstance(cause, EOFError):
         return EXIT_NO_ANSWER, (
             "The run stopped at an approval question because its input is closed (no terminal to answer on). "
-            "Run it in a terminal to answer, or add --yes to approve every change."
+            "Run it in a terminal to answer, add --yes to approve every change, or use `orchestra serve`, where an "
+            "API or chat client answers approvals."
         )
     if isinstance(cause, OSError) and cause.filename:
         return EXIT_FILES, _file_failure(cause, run.data_dir)
