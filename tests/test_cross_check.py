@@ -21,9 +21,7 @@ def test_numbers_match_as_numbers_whatever_their_formatting() -> None:
 
 def test_a_planted_wrong_figure_is_still_flagged() -> None:
     held = [evidence({"employees": 482})]
-    assert unsupported_claims("The company has 4,699 employees.", held) == [
-        "the number 4699 appears in no tool result"
-    ]
+    assert unsupported_claims("The company has 4,699 employees.", held) == ["the number 4699 appears in no tool result"]
     assert unsupported_claims("The company has 483 employees.", held) == ["the number 483 appears in no tool result"]
 
 

@@ -68,3 +68,28 @@ async def test_a_trusted_pool_deploys_without_asking(sandbox: Sandbox) -> None:
     result = await run(sandbox, "Deploy the settings page from Figma", trusted=("deploy",))  # no approver at all
     assert "(approved by config (trusted pool))" in result.answer
     assert "Settings" in await fetch(deployed_url(result))
+
+
+async def test_a_design_that_does_not_exist_is_never_replaced_by_a_guess(sandbox: Sandbox) -> None:
+    before = sorted(p.name for p in sandbox.paths.deployments.iterdir())
+    for task in ("Deploy the careers page from Figma", "Deploy the page from Figma"):
+        result = await run(sandbox, task, trusted=("deploy",))  # even a trusted deploy pool must not guess
+        assert result.answer.startswith("# Not deployed")
+        assert "Nothing was built or deployed" in result.answer
+        for name in ("Orchestra — Landing page", "Orchestra — Pricing page", "Orchestra — Settings page"):
+            assert name in result.answer
+        assert not [e for e in result.evidence if e["tool"].startswith("deploy.")]
+        if "careers" in task:
+            assert "no design is named like 'careers'" in result.answer
+    assert sorted(p.name for p in sandbox.paths.deployments.iterdir()) == before
+
+
+def test_a_misspelled_design_name_is_matched_and_said_so() -> None:
+    from orchestra.graphs.workflows.design_to_deployment import choose_design
+
+    files = [{"name": f"Orchestra — {n} page", "fileKey": n} for n in ("Landing", "Pricing", "Settings")]
+    assert choose_design("Deploy the pricing page", files) == (files[1], None)
+    chosen, note = choose_design("Deploy the pricng page from Figma", files)
+    assert chosen == files[1]
+    assert note == "took “pricng” to mean “pricing”: design 'Orchestra — Pricing page'"
+    assert choose_design("ship the settings and pricing pages", files)[0] is None

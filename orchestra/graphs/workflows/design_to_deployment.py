@@ -9,6 +9,7 @@ question may sit before the interrupt.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import re
 from html import escape as html_escape
@@ -30,11 +31,94 @@ from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.workflows.prompts import IMPROVE_PAGE
 from orchestra.graphs.workflows.synthesis import finish_report
 
+# Words that say what to do, not which design: what is left names the design ("pricing", "careers").
+_GENERIC = frozenset(
+    [
+        "a",
+        "again",
+        "all",
+        "an",
+        "and",
+        "app",
+        "build",
+        "by",
+        "can",
+        "could",
+        "deploy",
+        "design",
+        "designs",
+        "figma",
+        "file",
+        "files",
+        "for",
+        "frame",
+        "from",
+        "go",
+        "i",
+        "it",
+        "its",
+        "live",
+        "make",
+        "me",
+        "my",
+        "new",
+        "now",
+        "of",
+        "on",
+        "our",
+        "page",
+        "pages",
+        "please",
+        "production",
+        "prod",
+        "publish",
+        "push",
+        "put",
+        "release",
+        "run",
+        "screen",
+        "ship",
+        "site",
+        "that",
+        "the",
+        "this",
+        "to",
+        "up",
+        "us",
+        "we",
+        "web",
+        "website",
+        "with",
+        "you",
+    ]
+)
 
-def _choose(task: str, files: list[dict[str, Any]]) -> dict[str, Any]:
-    """The design file whose name shares the most words with the task (landing, pricing, settings...)."""
-    words = set(re.findall(r"[a-z]+", task.lower())) - {"page", "the", "from", "figma", "deploy", "design"}
-    return max(files, key=lambda f: (len(words & set(re.findall(r"[a-z]+", f["name"].lower()))), -files.index(f)))
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def choose_design(task: str, files: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
+    """The design file the task names, and a note when it was not an exact match; None (and why) when the task
+    names no file of these, or several. A deploy never falls back to a guess."""
+    wanted = _words(task) - _GENERIC
+    if not wanted:
+        if len(files) == 1:
+            return files[0], None
+        return None, "the task does not say which design"
+    scored = sorted(((len(wanted & _words(f["name"])), f) for f in files), key=lambda pair: -pair[0])
+    best = [f for score, f in scored if score and score == scored[0][0]]
+    if len(best) == 1:
+        return best[0], None
+    if len(best) > 1:
+        return None, f"{' and '.join(repr(f['name']) for f in best)} both match"
+    vocabulary = {word: f for f in files for word in _words(f["name"]) - _GENERIC}
+    close = {vocabulary[m]["fileKey"]: (w, m) for w in wanted for m in difflib.get_close_matches(w, vocabulary, 1, 0.8)}
+    if len(close) == 1:
+        key, (typed, meant) = next(iter(close.items()))
+        chosen = next(f for f in files if f["fileKey"] == key)
+        return chosen, f"took “{typed}” to mean “{meant}”: design {chosen['name']!r}"
+    return None, f"no design is named like {', '.join(repr(w) for w in sorted(wanted))}"
 
 
 async def read_design(state: RunState, runtime: Runtime[RunContext]) -> Command[Literal["build", "__end__"]]:
@@ -43,14 +127,20 @@ async def read_design(state: RunState, runtime: Runtime[RunContext]) -> Command[
     files = (listed[0] or {}).get("files", []) if listed else []
     if not files:
         return Command(goto=END, update=step.update(answer="No design files are available from the design pool."))
-    chosen = _choose(state["task"], files)
+    chosen, note = choose_design(state["task"], files)
+    if chosen is None:
+        names = ", ".join(f["name"] for f in files)
+        answer = (f"# Not deployed\n\nI could not tell which design to deploy: {note}. Nothing was built or deployed. "
+                  f"The design files are: {names}. Name one, e.g. “Deploy the {files[0]['name']} from Figma”."
+                  f"{cite(listed[1])}")  # fmt: skip
+        return Command(goto=END, update=step.update(answer=answer))
     frame = chosen["frames"][0]
     arguments = {"fileKey": chosen["fileKey"], "nodeId": frame["id"]}
     data = await step.call("design", "design", "get_figma_data", arguments)
     if data is None:
         return Command(goto=END, update=step.update(answer=f"Could not read the design {chosen['name']}."))
     simplified = data[0] if isinstance(data[0], dict) else json.loads(data[0])
-    facts = {"design": {"file": chosen, "frame": frame, "evidence": data[1], "list_evidence": listed[1]}}
+    facts = {"design": {"file": chosen, "frame": frame, "evidence": data[1], "list_evidence": listed[1], "note": note}}
     return Command(goto="build", update=step.update(facts=facts | {"simplified": simplified}))
 
 
