@@ -28,8 +28,11 @@ class Step:
         self.evidence: list[Evidence] = []
         self.errors: list[str] = []
 
-    async def call(self, tier: str, pool: str, tool: str, arguments: dict[str, Any]) -> tuple[Any, str] | None:
-        """(result, evidence id), or None when the tool failed (the failure is kept for the report)."""
+    async def call(
+        self, tier: str, pool: str, tool: str, arguments: dict[str, Any], *, quiet: bool = False
+    ) -> tuple[Any, str] | None:
+        """(result, evidence id), or None when the tool failed (the failure is kept for the report, and flagged
+        with it unless `quiet`: a lookup expected to miss, such as trying a word as a company name)."""
         evidence_id = f"E{self._next}"
         self._next += 1
         label = f"{pool}.{tool}"
@@ -47,7 +50,8 @@ class Step:
         except ToolCallError as exc:
             self.evidence.append(Evidence(id=evidence_id, tool=label, arguments=arguments, ok=False,
                                           result=str(exc)[:_MAX_TEXT], duration_ms=0.0, at=time.time()))  # fmt: skip
-            self.errors.append(f"{label}: {exc}")
+            if not quiet:
+                self.errors.append(f"{label}: {exc}")
             emit("tool", id=evidence_id, pool=pool, tool=tool, phase="end", ok=False, duration_ms=0.0,
                  error=str(exc)[:500])  # fmt: skip
             return None

@@ -112,7 +112,9 @@ def _instructions(text: str) -> tuple[str, bool]:
     """
     stripped = _QUOTED.sub(" ", text)
     payload = stripped != text
-    stripped = _BARE_DOMAIN.sub(" ", _URL.sub(" ", stripped))
+    # A domain with no path names a company: it stays a two-word stand-in, so "compare acme.example with ..."
+    # still reads as "compare <company> with ...".
+    stripped = _BARE_DOMAIN.sub(lambda m: " " if "/" in m.group(0) else "the company", _URL.sub(" ", stripped))
     colon = stripped.find(":")
     transform = _TRANSFORM.search(stripped)
     if colon >= 0 and transform is not None and transform.start() < colon:
@@ -172,6 +174,8 @@ def _domains(text: str, original: str, instructions: str, payload: bool) -> _Sco
         has_path = "/" in match.group(0)
         scores.add("web", 2.5 if has_path else 1.5, "domain name")
         scores.add("bi", 0.5 if has_path else 1.5, "domain name")
+        if sum(1 for m in _BARE_DOMAIN.finditer(text) if "/" not in m.group(0)) > 1:
+            scores.add("bi", 1.5, "several companies by domain")
     if _COMPANY.search(original):
         scores.add("bi", 1.5, "company name")
     if payload and _TRANSFORM.search(instructions):

@@ -214,7 +214,11 @@ WORKFLOW_CUES: dict[str, Cues] = {
         (r"swot|head-to-head|stack up against|who's winning|benchmark \w+ [\w ]{0,30}against", 3.0),
         (r"(?:top|main|biggest|closest|named) (?:\d+ |two |three |five )?(?:competitors|rivals|challenger)", 3.0),
         (r"competitors|rivals", 2.0),
-        (r"(?:compare|comparison of) (?:us|ourselves|\w+ \w+ (?:with|against))|how do we compare|us vs", 2.0),
+        (
+            r"(?:compare|comparison of) (?:us|ourselves|\w+ \w+ (?:with|against|vs\.?|versus|and))"
+            r"|how do we compare|us vs",
+            2.0,
+        ),
         (r"vs\.?|versus|compare|against", 1.0),
     ),
     "market_research": (

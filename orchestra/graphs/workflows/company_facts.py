@@ -45,15 +45,6 @@ def company_mentions(task: str) -> list[str]:
     return domains + [n for n in names if n.lower() not in {d.split(".")[0] for d in domains}]
 
 
-async def identify(step: Step, mention: str) -> tuple[dict[str, Any], str] | None:
-    """The company behind a domain or name, via enrichment."""
-    arguments = {"domain": mention} if "." in mention and " " not in mention else {"name": mention}
-    found = await step.call("bi", "enrichment", "enrich_organization", arguments)
-    if found is None or not isinstance(found[0], dict) or found[0].get("found") is False:
-        return None
-    return found[0], found[1]
-
-
 async def browse_site(step: Step, url: str) -> dict[str, Any]:
     """Open the site in the thread's browser, click through to pricing, read the plans; then the team page."""
     site: dict[str, Any] = {"url": url}

@@ -18,6 +18,7 @@ from orchestra.graphs.context import context_of
 from orchestra.graphs.evidence import Step, cite
 from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.workflows import company_facts as gather
+from orchestra.graphs.workflows.companies import find_companies, look_up
 from orchestra.graphs.workflows.market_research import query
 from orchestra.graphs.workflows.synthesis import finish_report
 
@@ -26,11 +27,9 @@ _PRICE = re.compile(r"\$([\d,]+)\s*/\s*mo")
 
 async def pick_companies(state: RunState, runtime: Runtime[RunContext]) -> Command[Literal["profile", "__end__"]]:
     step = Step(state, context_of(runtime))
-    found: list[dict[str, Any]] = []
-    for mention in gather.company_mentions(state["task"])[:6]:
-        hit = await gather.identify(step, mention)
-        if hit and hit[0]["domain"] not in {c["domain"] for c in found}:
-            found.append({**hit[0], "evidence": hit[1]})
+    hits, _ = await find_companies(step, state["task"], want=6, tries=8)
+    found: list[dict[str, Any]] = [{**hit.company, "evidence": hit.evidence} for hit in hits]
+    matched = [hit.note for hit in hits if hit.note]
     if not found:
         answer = "I could not tell which company to compare. Name it (and its competitors, if you know them)."
         return Command(goto=END, update=step.update(answer=answer))
@@ -42,10 +41,10 @@ async def pick_companies(state: RunState, runtime: Runtime[RunContext]) -> Comma
             f"{sql_literal(target['domain'])} ORDER BY estimated_revenue_usd DESC LIMIT 3",
         )
         for peer in peers:
-            hit = await gather.identify(step, peer["domain"])
+            hit = await look_up(step, peer["domain"])
             if hit:
-                found.append({**hit[0], "evidence": hit[1], "chosen_by": evidence})
-    return Command(goto="profile", update=step.update(facts={"companies": found}))
+                found.append({**hit.company, "evidence": hit.evidence, "chosen_by": evidence})
+    return Command(goto="profile", update=step.update(facts={"companies": found, "matched": matched}))
 
 
 async def profile(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:

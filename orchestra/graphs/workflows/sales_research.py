@@ -18,18 +18,18 @@ from orchestra.graphs.evidence import Step
 from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.workflows import company_facts as gather
 from orchestra.graphs.workflows import sales_brief as brief
+from orchestra.graphs.workflows.companies import find_companies
 from orchestra.graphs.workflows.synthesis import finish_report
 
 
 async def identify(state: RunState, runtime: Runtime[RunContext]) -> Command[Literal["browse", "__end__"]]:
     step = Step(state, context_of(runtime))
-    mentions = gather.company_mentions(state["task"])
-    for mention in mentions[:4]:
-        found = await gather.identify(step, mention)
-        if found is not None:
-            org, evidence = found
-            return Command(goto="browse", update=step.update(facts={"company": org, "company_evidence": evidence}))
-    tried = ", ".join(repr(m) for m in mentions[:4]) or "no company name or domain"
+    found, missed = await find_companies(step, state["task"], want=1)
+    if found:
+        hit = found[0]
+        facts = {"company": hit.company, "company_evidence": hit.evidence, "matched": [hit.note] if hit.note else []}
+        return Command(goto="browse", update=step.update(facts=facts))
+    tried = ", ".join(repr(m) for m in missed) or "no company name or domain"
     answer = f"I could not tell which company to research (tried {tried}). Name it, or give its web domain."
     return Command(goto=END, update=step.update(answer=answer))
 

@@ -19,8 +19,10 @@ OFFLINE_NOTE = (
 def _continuity(state: RunState, evidence: list[Any]) -> str:
     """How this turn builds on earlier ones: what a follow-up's references were taken to mean, what it reused."""
     lines = []
-    if state.get("facts", {}).get("follow_up"):
-        lines.append(f"> Follow-up: {state['facts']['follow_up']}.")
+    facts = state.get("facts", {})
+    if facts.get("follow_up"):
+        lines.append(f"> Follow-up: {facts['follow_up']}.")
+    lines += [f"> Company: {note}." for note in facts.get("matched", [])]
     reused = [f"{e['id']} (from {e['reused']})" for e in evidence if e.get("reused")]
     if reused:
         lines.append(f"> Reused from earlier in this conversation, still fresh: {', '.join(reused)}.")

@@ -1,0 +1,133 @@
+"""Which companies a task is about, found the way a person would: by domain or name, in any case, partial or
+misspelled, with the enrichment server's own answers (its match confidence and its "did you mean ...?").
+
+Candidates come from the task's words (domains first, then capitalized names, then runs of words that are not
+the task's own vocabulary); each is looked up until the wanted number of companies is found. A choice that was not
+an exact match says so; when a name fits two companies, the run asks (an interrupt) instead of guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.types import interrupt
+
+from orchestra.graphs.evidence import Step
+from orchestra.graphs.progress import emit
+
+_DOMAIN = re.compile(r"\b((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:example|com|io|ai|co|net|org|dev|app))\b", re.I)
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9&'-]*")
+_SUGGESTIONS = re.compile(r"did you mean (.+?)\?")
+# The words tasks are made of (asking, planning, comparing), never a company's name on their own.
+_VOCABULARY = frozenset(
+    re.findall(
+        r"\w+",
+        """a about account accounts add against all also an analysis analyze and any are as at be before between brief
+    briefing by call calls can client closest company companies compare compared comparison compete competitive
+    competitor competitors contact contacts crm customer customers deal deals do does email emails
+    find for from get give go has have help how i in info information into is it its know landscape lead leads list
+    look main market me meet meeting more most my need next now of on or our overview pipeline please prep prepare
+    profile prospect prospects rank research rival rivals sales say see should show size stack stacks
+    summarize summary tell than that the their them these they this to today tomorrow top up us vs versus want we
+    week what when where which who why will with would you your""",
+    )
+)
+
+
+@dataclass
+class Found:
+    """A company the task is about: its enrichment record, the evidence id, and how it was matched if not exactly."""
+
+    company: dict[str, Any]
+    evidence: str
+    mention: str
+    note: str | None = None
+
+
+def candidate_mentions(task: str) -> list[str]:
+    """Domains, then names as written (capitalized runs), then runs of other words; each once, case aside."""
+    domains = [m.group(1).lower() for m in _DOMAIN.finditer(task)]
+    text = _DOMAIN.sub(" , ", task)
+    runs: list[list[str]] = [[]]
+    for token in re.findall(r"[A-Za-z0-9][A-Za-z0-9&'-]*|[^\sA-Za-z0-9]", text):
+        word = token.strip("'")
+        if _WORD.fullmatch(token) and word.lower().removesuffix("'s") not in _VOCABULARY:
+            runs[-1].append(word.removesuffix("'s"))
+        elif runs[-1]:
+            runs.append([])
+    runs = [r[:4] for r in runs if r]
+    # A run may carry a stray word ("Reserch Copealo Wroks"): the run without its first or last word comes next.
+    runs += [part for r in runs if len(r) > 2 for part in (r[1:], r[:-1])]
+    named = [" ".join(r) for r in runs if r[0][:1].isupper()]
+    plain = [" ".join(r) for r in runs if not r[0][:1].isupper()]
+    seen: set[str] = set()
+    ordered = []
+    for mention in [*domains, *named, *plain]:
+        if mention.lower() not in seen and not mention.isdigit():
+            seen.add(mention.lower())
+            ordered.append(mention)
+    return ordered
+
+
+async def find_companies(step: Step, task: str, *, want: int, tries: int = 6) -> tuple[list[Found], list[str]]:
+    """Up to `want` companies the task names, and the mentions tried that matched none."""
+    found: list[Found] = []
+    missed: list[str] = []
+    for mention in candidate_mentions(task)[:tries]:
+        if len(found) >= want:
+            break
+        hit = await look_up(step, mention)
+        if hit is None:
+            missed.append(mention)
+        elif hit.company["domain"] not in {f.company["domain"] for f in found}:
+            found.append(hit)
+    return found, missed
+
+
+async def look_up(step: Step, mention: str) -> Found | None:
+    """One mention, resolved through enrichment: exact, fuzzy (with its confidence), or one of its suggestions."""
+    key = "domain" if "." in mention and " " not in mention else "name"
+    outcome = await step.call("bi", "enrichment", "enrich_organization", {key: mention}, quiet=True)
+    if outcome is not None and isinstance(outcome[0], dict) and outcome[0].get("found") is not False:
+        company, evidence = outcome
+        confidence = company.get("match_confidence", 1.0)
+        exact = confidence >= 1.0 and mention.lower() in (company["name"].lower(), company["domain"])
+        matched = f"{company['name']} ({company['domain']})"
+        note = None if exact else f"“{mention}” matched {matched}, confidence {confidence:g}"
+        return Found(company, evidence, mention, note)
+    suggestions = _suggested(step)
+    fitting = [s for s in suggestions if s.lower().startswith(mention.lower())] or suggestions
+    if not fitting:
+        return None
+    chosen = fitting[0] if len(fitting) == 1 else _ask(mention, fitting)
+    if chosen is None:
+        return None
+    outcome = await step.call("bi", "enrichment", "enrich_organization", {"name": chosen})
+    if outcome is None or not isinstance(outcome[0], dict):
+        return None
+    how = "the only suggestion" if len(fitting) == 1 else "chosen by the user"
+    note = f"“{mention}” taken as {outcome[0]['name']} ({how} of the enrichment source)"
+    return Found(outcome[0], outcome[1], mention, note)
+
+
+def _suggested(step: Step) -> list[str]:
+    """The names in the last failed lookup's "did you mean A, B?"."""
+    last = step.evidence[-1] if step.evidence else None
+    match = _SUGGESTIONS.search(str(last["result"])) if last and not last["ok"] else None
+    return [name.strip() for name in match.group(1).split(", ")] if match else []
+
+
+def _ask(mention: str, names: list[str]) -> str | None:
+    """Which of several companies the user meant; None when the answer names none of them."""
+    question = {
+        "kind": "choice", "question": f"Which company do you mean by “{mention}”?", "options": names,
+        "response_schema": {"type": "string", "enum": names, "description": "One of the options, as written."},
+    }  # fmt: skip
+    emit("choice", question=question["question"], options=names)
+    answer = interrupt(question)
+    text = str(answer.get("choice") if isinstance(answer, dict) else answer).strip().lower()
+    if not text:
+        return None
+    return next((n for n in names if n.lower() == text), None) or next((n for n in names if text in n.lower()), None)
