@@ -111,6 +111,8 @@ def _progress(started: float, run: RunFacts) -> Any:
             err.print(f"{elapsed}   {data['id']} {data['tool']} {status} ({took})")
         elif kind == "resume":
             err.print(f"{elapsed} resuming the interrupted run at {', '.join(data['next'])}")
+        elif kind == "choice":
+            err.print(f"{elapsed} [yellow]question[/yellow]: {data['question']} {', '.join(data['options'])}")
         elif kind == "approval":
             err.print(
                 f"{elapsed} [yellow]approval needed[/yellow]: {data.get('tool')} {json.dumps(data.get('arguments'))}"
@@ -121,6 +123,9 @@ def _progress(started: float, run: RunFacts) -> Any:
 
 def _approver(yes: bool, run: RunFacts) -> Any:
     async def approve(request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("kind") == "choice" and yes:
+            err.print("--yes approves changes but does not choose between companies; name the one you mean")
+            return {"choice": ""}
         if yes:
             return {"action": "approve", "by": "the --yes flag"}
         run.asking = True
@@ -133,6 +138,9 @@ def _approver(yes: bool, run: RunFacts) -> Any:
 
 def _ask(request: dict[str, Any]) -> dict[str, Any]:
     stdin: Any = _StdinLines()
+    if request.get("kind") == "choice":
+        options = [str(o) for o in request["options"]]
+        return {"choice": Prompt.ask(request["question"], choices=options, console=err, stream=stdin)}
     answer = Prompt.ask("approve, edit or reject?", choices=["approve", "edit", "reject"], default="reject",
                         console=err, stream=stdin)  # fmt: skip
     if answer != "edit":

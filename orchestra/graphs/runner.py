@@ -104,6 +104,9 @@ def _last_request(values: dict[str, Any]) -> str | None:
 async def _decide(request: dict[str, Any], approve: Approver, notify: Progress) -> Any:
     """Ask about each gated call, whether the request is a workflow's (one call) or a specialist agent's
     (LangChain's human-in-the-loop batch), and answer in the form that asked."""
+    if request.get("kind") == "choice":  # which of several things the user meant
+        notify("choice", request)
+        return await approve(request)
     if "action_requests" not in request:
         notify("approval", request)
         return await approve(request)
