@@ -17,7 +17,10 @@ from orchestra.agents.design import DESIGN
 from orchestra.agents.specialist import Specialist
 from orchestra.agents.web import WEB
 from orchestra.graphs.context import context_of
+from orchestra.graphs.evidence import Step
+from orchestra.graphs.lookups import lookup_for, tool_hint
 from orchestra.graphs.state import RunContext, RunState
+from orchestra.graphs.workflows.synthesis import finish_report
 
 SPECIALISTS: dict[str, Specialist] = {s.domain: s for s in (WEB, DESIGN, BI, AI)}
 
@@ -34,17 +37,29 @@ def _approvals(tools: list[BaseTool], context: RunContext) -> HumanInTheLoopMidd
     return HumanInTheLoopMiddleware(interrupt_on=gated, description_prefix="This call changes external state")  # type: ignore[arg-type]
 
 
+async def _offline(state: RunState, context: RunContext, chosen: Specialist) -> dict[str, Any]:
+    """Offline: a fixed plan for the common one-step questions; otherwise an honest refusal with the exact call."""
+    plan = lookup_for(state["triage"]["domain"], state["task"])
+    step = Step(state, context)
+    found = await plan.run(step, state["task"]) if plan else None
+    if found is not None:
+        title, body = found
+        return step.update(**await finish_report(state | step.update(), context, f"# {title}\n{body}",
+                                                 reader="colleague"))  # fmt: skip
+    answer = (
+        f"No model is configured, so no model was used and this open-ended {chosen.domain} task was not attempted: "
+        f"it needs a model to plan its tool calls. The call that would answer it now: {tool_hint(state['task'])}. "
+        f"Or set a provider key (e.g. OPENAI_API_KEY), or {chosen.offline_help}."
+    )
+    return step.update(answer=answer, model_used=False)
+
+
 async def specialist(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     decision = state["triage"]
     chosen = SPECIALISTS[decision["domain"]]
     context = context_of(runtime)
     if context.llm.offline:
-        answer = (
-            f"No model is configured, so no model was used and this open-ended {chosen.domain} task was not attempted: "
-            f"it needs a model to plan its tool calls. Set a provider key (e.g. OPENAI_API_KEY) to enable it, or "
-            f"{chosen.offline_help}."
-        )
-        return {"answer": answer, "model_used": False}
+        return await _offline(state, context, chosen)
     model = context.llm.chat_model(chosen.model_tier(decision["complexity"]), context.usage)
     tools = await context.tools.langchain_tools(chosen.tools_tier)
     agent = create_agent(model, tools, system_prompt=chosen.instructions, middleware=[_approvals(tools, context)])

@@ -1,0 +1,233 @@
+"""The common one-step questions of each domain, answered offline by fixed plans: no model needed to look up a
+CRM count, a contact's details, a page's text or screenshot, the design files, the deployments, a warehouse
+figure or the model prices.
+
+No small model that installs here can drive tools, so offline these plans are what answers; each is one or two tool
+calls chosen by the task's words, with the same evidence table and honesty line as the workflows. A task none of
+them fits is refused with the exact tool call that would answer it (right tool, arguments filled in).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from orchestra.graphs.evidence import Step, cite, shorten
+from orchestra.graphs.workflows.companies import find_companies
+from orchestra.graphs.workflows.market_research import query
+
+Answer = tuple[str, str]  # (title, body) of the report
+_URL = re.compile(r"https?://[^\s<>\"')]+")
+_PERSON = re.compile(r"\b([A-Z][a-z]+) ([A-Z][a-z-]+)(?:'s)?\b")
+_OPEN = [{"propertyName": "dealstage", "operator": "NEQ", "value": "closedwon"},
+         {"propertyName": "dealstage", "operator": "NEQ", "value": "closedlost"}]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One fixed plan: the domain it serves, the words that choose it, and what it does."""
+
+    domain: str
+    pattern: re.Pattern[str]
+    run: Callable[[Step, str], Awaitable[Answer | None]]
+
+
+async def _crm_pages(step: Step, search: dict[str, Any], pages: int = 5) -> tuple[list[dict[str, Any]], int, str]:
+    """Every result of a CRM search (up to `pages` pages of 100), the total, and the first page's evidence id."""
+    results: list[dict[str, Any]] = []
+    total, first, after = 0, "", None
+    for _ in range(pages):
+        page = {**search, "limit": 100, **({"after": after} if after else {})}
+        found = await step.call("bi", "crm", "hubspot-search-objects", page)
+        if found is None:
+            break
+        first = first or found[1]
+        total = found[0].get("total", 0)
+        results += found[0].get("results", [])
+        after = (found[0].get("paging") or {}).get("next", {}).get("after")
+        if not after:
+            break
+    return results, total, first
+
+
+async def open_deals(step: Step, task: str) -> Answer | None:
+    search = {"objectType": "deals", "filterGroups": [{"filters": _OPEN}],
+              "properties": ["dealname", "dealstage", "amount", "closedate"],
+              "sorts": [{"propertyName": "amount", "direction": "DESCENDING"}]}  # fmt: skip
+    deals, total, evidence = await _crm_pages(step, search)
+    if not evidence:
+        return None
+    amount = sum(float(d["properties"].get("amount") or 0) for d in deals)
+    figure = step.computed("sum", {"of": "amount", "deals": evidence}, {"open_deals": total, "amount_usd": amount})
+    rows = ["| deal | stage | amount | expected close |", "| --- | --- | --- | --- |"]
+    for deal in deals[:15]:
+        p = deal["properties"]
+        rows.append(f"| {p.get('dealname')} | {p.get('dealstage')} | ${float(p.get('amount') or 0):,.0f} | "
+                    f"{p.get('closedate')} |")  # fmt: skip
+    summary = (f"We have **{total:,} open deals** (every stage but closed won and closed lost), worth "
+               f"**${amount:,.0f}** in total{cite(evidence, figure)}.")  # fmt: skip
+    body = summary + "\n\nLargest first:\n\n" + "\n".join(rows)
+    return "Open deals in the CRM", body
+
+
+async def contact_details(step: Step, task: str) -> Answer | None:
+    names = [(first, last) for first, last in _PERSON.findall(task) if first not in ("What", "Who", "Find", "Give")]
+    if not names:
+        return None
+    first, last = names[0]
+    same_name = [{"propertyName": "firstname", "operator": "EQ", "value": first},
+                 {"propertyName": "lastname", "operator": "EQ", "value": last}]  # fmt: skip
+    search = {"objectType": "contacts", "filterGroups": [{"filters": same_name}],
+              "properties": ["firstname", "lastname", "email", "jobtitle", "phone"]}  # fmt: skip
+    found = await step.call("bi", "crm", "hubspot-search-objects", search)
+    if found is None or not found[0].get("results"):
+        missing = f"The CRM has no contact named {first} {last}{cite(found[1] if found else None)}."
+        return f"No contact named {first} {last}", missing
+    lines = []
+    for contact in found[0]["results"][:5]:
+        p = contact["properties"]
+        lines.append(f"- **{p.get('firstname')} {p.get('lastname')}**: {p.get('jobtitle') or 'no title'}, "
+                     f"email {p.get('email') or 'unknown'}{cite(found[1])}")  # fmt: skip
+    return f"Contact: {first} {last}", "\n".join(lines)
+
+
+async def _site_of(step: Step, task: str) -> tuple[str, str | None] | None:
+    """A URL the task gives, or the website of the company it names (with the enrichment evidence)."""
+    url = _URL.search(task)
+    if url:
+        return url.group(0).rstrip(".,;"), None
+    found, _ = await find_companies(step, task, want=1)
+    return (found[0].company["website_url"], found[0].evidence) if found else None
+
+
+async def page_text(step: Step, task: str) -> Answer | None:
+    site = await _site_of(step, task)
+    if site is None:
+        return None
+    url, company_evidence = site
+    if "pricing" in task.lower() and "/pricing" not in url:
+        url = url.rstrip("/") + "/pricing/"
+    page = await step.call("web", "fetch", "fetch", {"url": url, "max_length": 6000})
+    if page is None:
+        return f"Could not read {url}", f"The page {url} could not be fetched; see the evidence table."
+    text = str(page[0]).split("\n", 1)[-1].strip()
+    return f"What {url} says", f"Read from {url}{cite(company_evidence, page[1])}:\n\n{shorten(text, 3000)}"
+
+
+async def screenshot(step: Step, task: str) -> Answer | None:
+    site = await _site_of(step, task)
+    if site is None:
+        return None
+    url, company_evidence = site
+    if await step.call("web", "browser", "browser_navigate", {"url": url}) is None:
+        return f"Could not open {url}", "The browser could not open the page; see the evidence table."
+    name = re.sub(r"[^a-z0-9]+", "-", url.lower()).strip("-")[:60] + f"-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.png"
+    shot = await step.call("web", "browser", "browser_take_screenshot", {"filename": name, "fullPage": True})
+    if shot is None:
+        return f"Could not take a screenshot of {url}", "The screenshot failed; see the evidence table."
+    saved = re.search(r"\]\(([^)]+\.png)\)", str(shot[0]))
+    where = saved.group(1) if saved else name
+    return (
+        f"Screenshot of {url}",
+        f"A full-page screenshot of {url} is saved as `{where}`{cite(company_evidence, shot[1])}.",
+    )
+
+
+async def design_files(step: Step, task: str) -> Answer | None:
+    listed = await step.call("design", "design", "list_figma_files", {})
+    if listed is None:
+        return None
+    rows = ["| file | key | frames |", "| --- | --- | --- |"]
+    for file in listed[0].get("files", []):
+        frames = ", ".join(f["name"] for f in file.get("frames", []))
+        rows.append(f"| {file['name']} | `{file['fileKey']}` | {frames} |")
+    return "Design files", f"The design files{cite(listed[1])}:\n\n" + "\n".join(rows)
+
+
+async def deployments(step: Step, task: str) -> Answer | None:
+    listed = await step.call("design", "deploy", "list_deployments", {})
+    if listed is None:
+        return None
+    items = listed[0].get("deployments", [])
+    rows = ["| deployment | project | created | production | url |", "| --- | --- | --- | --- | --- |"]
+    rows += [f"| `{d['id']}` | {d['project']} | {d['created_at']} | {'yes' if d['is_production'] else 'no'} | "
+             f"{d['url']} |" for d in items[:20]]  # fmt: skip
+    return "Deployments", f"{len(items)} deployments, newest first{cite(listed[1])}:\n\n" + "\n".join(rows)
+
+
+async def customers(step: Step, task: str) -> Answer | None:
+    found, evidence = await query(step, "SELECT count(*) AS customers FROM accounts WHERE is_customer")
+    if not found:
+        return None
+    count = found[0]["customers"]
+    noun = "customer" if count == 1 else "customers"
+    return "Customers", f"We have **{count:,} {noun}** (accounts with a closed-won deal){cite(evidence)}."
+
+
+async def model_prices(step: Step, task: str) -> Answer | None:
+    listed = await step.call("ai", "models", "list_models", {})
+    if listed is None:
+        return None
+    rows = ["| tier | model | usable | input $/1M tokens | output $/1M tokens |", "| --- | --- | --- | --- | --- |"]
+    for tier in listed[0].get("tiers", []):
+        for m in tier["models"]:
+            prices = f"{m.get('input_usd_per_million_tokens')} | {m.get('output_usd_per_million_tokens')}"
+            rows.append(f"| {tier['tier']} | {m['model']} | {'yes' if m.get('usable') else 'no key'} | {prices} |")
+    return "Models and prices", f"The configured models{cite(listed[1])}:\n\n" + "\n".join(rows)
+
+
+def _words(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.I)
+
+
+LOOKUPS = (
+    Lookup("bi", _words(r"\b(how many|number of|count|list|show|what are|which are)\b.{0,40}\bdeals?\b"), open_deals),
+    Lookup("bi", _words(r"\b(e-?mail|phone|title|contact details?|reach)\b"), contact_details),
+    Lookup("bi", _words(r"\b(how many|number of|count)\b.{0,20}\bcustomers?\b"), customers),
+    Lookup("web", _words(r"\bscreenshot\b"), screenshot),
+    Lookup("web", _words(r"\b(what'?s on|what does|read|text of|content of|pricing page|what is on)\b"), page_text),
+    Lookup("bi", _words(r"\b(pricing page|what'?s on)\b"), page_text),
+    Lookup("design", _words(r"\b(list|show|which|what)\b.{0,30}\b(figma|design)\s*(files?|designs?)?\b"),
+           design_files),
+    Lookup("design", _words(r"\bdeployments?\b"), deployments),
+    Lookup("ai", _words(r"\b(price|prices|pricing|cost|costs|models?)\b"), model_prices),
+)  # fmt: skip
+
+
+def lookup_for(domain: str, task: str) -> Lookup | None:
+    """The fixed plan for the task: one of its triaged domain first, else any whose words fit (the rules may file
+    "what is Dana Quist's email?" under pure language work; the plan's words are the stronger signal)."""
+    fitting = [plan for plan in LOOKUPS if plan.pattern.search(task)]
+    return next((plan for plan in fitting if plan.domain == domain), fitting[0] if fitting else None)
+
+
+# The call that would answer what no plan covers, by the task's words: (words, tier, pool, tool, arguments).
+_HINTS = (
+    (r"deal|pipeline|opportunit", "crm", "hubspot-search-objects",
+     {"objectType": "deals", "filterGroups": [{"filters": _OPEN}], "properties": ["dealname", "amount", "closedate"]}),
+    (r"contact|person|people|email|who ", "crm", "hubspot-search-objects",
+     {"objectType": "contacts", "query": "<name>", "properties": ["firstname", "lastname", "email", "jobtitle"]}),
+    (r"revenue|warehouse|market|segment|quarter|sql", "warehouse", "execute_query",
+     {"sql": "SELECT quarter, sum(revenue_usd) FROM revenue_by_quarter GROUP BY quarter ORDER BY quarter"}),
+    (r"figma|design|frame|component", "design", "list_figma_files", {}),
+    (r"deploy", "deploy", "list_deployments", {}),
+    (r"https?://|page|site|url|browse|click|screenshot", "browser", "browser_navigate", {"url": "<url>"}),
+    (r"model|llm|price|cost|budget|spend", "models", "list_models", {}),
+    (r"company|firmographic|enrich|industry|funding", "enrichment", "enrich_organization", {"domain": "<domain>"}),
+)  # fmt: skip
+
+
+def tool_hint(task: str) -> str:
+    """The exact call a user can make now, with `orchestra tools call`, for a task no plan answers."""
+    lowered = task.lower()
+    url = _URL.search(task)
+    for words, pool, tool, arguments in _HINTS:
+        if re.search(words, lowered):
+            if url and "url" in arguments:
+                arguments = {**arguments, "url": url.group(0)}
+            return f"`orchestra tools call {tool} '{json.dumps(arguments)}' --pool {pool}`"
+    return "`orchestra tools list` (to find the tool), then `orchestra tools call TOOL '{...}' --pool POOL`"
