@@ -81,6 +81,41 @@ def run(
 
 
 @app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default from config: 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (default from config: 8800).")] = None,
+    gateway: Annotated[
+        str | None, typer.Option(help="Use a running gateway; by default one is started inside the server.")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Serve the graphs over the LangGraph API (threads, runs, streaming) for langgraph-sdk and agent-chat-ui.
+
+    Example: `orchestra serve --port 8800`, then in Python
+    `get_client(url="http://127.0.0.1:8800").runs.wait(None, "supervisor", input={"task": "..."})`
+
+    API keys bound to tenants come from ORCHESTRA_SERVER_KEYS (`acme=KEY1,globex=KEY2`); without keys only a
+    loopback address is served. Threads and runs are kept in the data directory (SQLite), or in Redis with REDIS_URL.
+    """
+    from orchestra.core.logs import configure_logging
+    from orchestra.server.auth import AuthConfigError
+    from orchestra.server.server import serve as serve_app
+
+    configure_logging(log_level)
+    settings = settings_or_exit(config)
+    try:
+        code = serve_app(
+            settings, runtime_environment(settings, config_path=config), host=host or settings.server.host,
+            port=settings.server.port if port is None else port, gateway=gateway, log_level=log_level,
+        )  # fmt: skip
+    except AuthConfigError as exc:
+        err.print(f"[red]cannot serve[/red]: {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
+
+
+@app.command()
 def route(
     task: Annotated[str, typer.Argument(help="The task, in plain words.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print only the JSON object.")] = False,

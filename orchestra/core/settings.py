@@ -19,6 +19,7 @@ from orchestra.core.models_config import ModelsConfig
 from orchestra.gateway.config import GatewayConfig
 from orchestra.graphs.config import RoutingConfig
 from orchestra.sandbox.config import SandboxConfig
+from orchestra.server.config import ServerConfig
 
 DEFAULT_CONFIG = Path("config/orchestra.yaml")
 
@@ -45,6 +46,9 @@ class OrchestraSettings(BaseSettings):
     models: ModelsConfig = Field(default_factory=ModelsConfig, description="LLM tiers, budgets, call log.")
     routing: RoutingConfig = Field(default_factory=RoutingConfig, description="Triage and approvals.")
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig, description="The embedded demo world.")
+    server: ServerConfig = Field(
+        default_factory=ServerConfig, description="`orchestra serve`: threads and runs over HTTP."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -40,7 +40,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _split_host(value: str) -> tuple[str, str | None]:
+def split_host(value: str) -> tuple[str, str | None]:
     """`name[:port]` (IPv6 in brackets) as (lower-case name, port or None)."""
     value = value.strip().lower()
     if value.startswith("["):
@@ -56,7 +56,7 @@ class Admission:
     def __init__(self, config: GatewayConfig, environ: Mapping[str, str]) -> None:
         self.keys = [key.strip() for key in environ.get(config.auth.keys_env, "").split(",") if key.strip()]
         self._any_host = "*" in config.http.allowed_hosts
-        self._hosts = {_split_host(entry) for entry in config.http.allowed_hosts if entry != "*"}
+        self._hosts = {split_host(entry) for entry in config.http.allowed_hosts if entry != "*"}
         self._origins = {origin.strip().lower().rstrip("/") for origin in config.http.allowed_origins}
         self._bind = config.host
 
@@ -69,7 +69,7 @@ class Admission:
             return True
         if not header:
             return False
-        name, port = _split_host(header)
+        name, port = split_host(header)
         if name in LOOPBACK_NAMES or name == self._bind.lower():
             return True
         return (name, port) in self._hosts or (name, None) in self._hosts

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, NotRequired, TypedDict
+from typing import Annotated, Any, NotRequired
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict  # pydantic describes these on Python 3.11 (the server's schemas)
 
 from orchestra.core.llm import LLMLayer, RunUsage
 from orchestra.tools.sessions import ThreadTools

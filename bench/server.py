@@ -1,0 +1,116 @@
+"""Per-run overhead of `orchestra serve` (or `langgraph dev`) on a trivial graph, seen by the langgraph-sdk client.
+
+The server runs in a process of its own, serving one graph that echoes the last message (no tools, no model). For
+each of N sequential runs it times `runs.wait` on a new thread, on one thread (whose state grows by two messages a
+run), stateless `runs.wait`, and `runs.stream` to its first event and to its first graph event; prints p50/p95/mean
+in milliseconds.
+
+    python -m bench.server --runs 200                 # orchestra serve
+    python -m bench.server --runs 200 --langgraph-dev # the same graph under `langgraph dev` (in-memory runtime)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from langgraph_sdk import get_client
+
+from bench.processes import free_port, wait_http
+
+ROOT = Path(__file__).resolve().parent.parent
+HI = {"messages": [{"role": "user", "content": "hi"}]}
+
+_ORCHESTRA = """
+import sys, uvicorn
+from pathlib import Path
+from orchestra.core.settings import OrchestraSettings
+from orchestra.server.app import create_app
+from tests.server.graphs import echo
+settings = OrchestraSettings(data_dir=Path(sys.argv[2]))
+app = create_app(settings, {}, gateway_url="http://127.0.0.1:9", graphs={"echo": echo()})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+def _start(port: int, folder: Path, langgraph_dev: bool) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+           "LANGGRAPH_NO_VERSION_CHECK": "true"}  # fmt: skip
+    if not langgraph_dev:
+        command = [sys.executable, "-c", _ORCHESTRA, str(port), str(folder)]
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (folder / "graph.py").write_text("from tests.server.graphs import echo\ngraph = echo()\n")
+    (folder / "langgraph.json").write_text(json.dumps({"dependencies": ["."], "graphs": {"echo": "./graph.py:graph"}}))
+    command = [str(Path(sys.executable).parent / "langgraph"), "dev", "--no-browser", "--no-reload", "--port",
+               str(port), "--host", "127.0.0.1"]  # fmt: skip
+    return subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _summary(name: str, samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return f"{name:<34} p50 {statistics.median(ordered):7.2f}  p95 {p95:7.2f}  mean {statistics.fmean(ordered):7.2f} ms"
+
+
+async def _measure(url: str, runs: int) -> None:
+    client = get_client(url=url, api_key=None, timeout=60)
+    thread = await client.threads.create()
+    for _ in range(10):  # warm up: imports, connections, first checkpoints
+        await client.runs.wait(thread["thread_id"], "echo", input=HI)
+    waits, fresh, stateless, first_event, first_graph_event = [], [], [], [], []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await client.runs.wait(thread["thread_id"], "echo", input=HI)
+        waits.append((time.perf_counter() - started) * 1000)
+        new = await client.threads.create()
+        started = time.perf_counter()
+        await client.runs.wait(new["thread_id"], "echo", input=HI)
+        fresh.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        await client.runs.wait(None, "echo", input=HI)
+        stateless.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        seen_first = False
+        async for part in client.runs.stream(None, "echo", input=HI, stream_mode="values"):
+            if not seen_first:
+                first_event.append((time.perf_counter() - started) * 1000)
+                seen_first = True
+            if part.event == "values":
+                first_graph_event.append((time.perf_counter() - started) * 1000)
+                break
+    print(_summary("runs.wait (new thread each)", fresh))
+    print(_summary(f"runs.wait (one thread, {runs} runs)", waits))
+    print(_summary("runs.wait (stateless)", stateless))
+    print(_summary("runs.stream: first event", first_event))
+    print(_summary("runs.stream: first graph event", first_graph_event))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--langgraph-dev", action="store_true", help="Measure `langgraph dev` instead.")
+    args = parser.parse_args()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        server = _start(port, Path(folder), args.langgraph_dev)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/ok", 90)
+            print(
+                f"{'langgraph dev' if args.langgraph_dev else 'orchestra serve'}: {args.runs} runs of a one-node graph"
+            )
+            asyncio.run(_measure(f"http://127.0.0.1:{port}", args.runs))
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+if __name__ == "__main__":
+    main()

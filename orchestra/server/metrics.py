@@ -1,0 +1,69 @@
+"""Prometheus metrics of `orchestra serve`, in a registry of its own (`/metrics`): runs by graph and status, run
+duration, time to first event, queue depth, executing runs, open streams, model calls, tokens and cost."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from orchestra.core.llm import RunUsage
+from orchestra.server.records import RunRecord
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600)
+
+
+class ServerMetrics:
+    def __init__(self, queue_depth: Callable[[], int], executing: Callable[[], int]) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.runs = Counter("orchestra_server_runs", "Runs ended, by graph and status.", ["graph", "status"],
+                            registry=r)  # fmt: skip
+        self.duration = Histogram("orchestra_server_run_duration_seconds", "From a run's start to its end.",
+                                  ["graph"], buckets=_DURATION_BUCKETS, registry=r)  # fmt: skip
+        self.first_event_latency = Histogram(
+            "orchestra_server_time_to_first_event_seconds",
+            "From a run's creation to its first event from the graph.", ["graph"], buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )  # fmt: skip
+        Gauge("orchestra_server_queue_depth", "Runs admitted and waiting to execute.", registry=r).set_function(
+            lambda: queue_depth()
+        )
+        Gauge("orchestra_server_active_runs", "Runs executing now.", registry=r).set_function(lambda: executing())
+        self.streams = Gauge("orchestra_server_active_streams", "Open SSE streams.", registry=r)
+        self.model_calls = Counter("orchestra_server_model_calls", "Model calls made by runs.", ["graph"], registry=r)
+        self.model_tokens = Counter("orchestra_server_model_tokens", "Model tokens used by runs.", ["graph", "kind"],
+                                    registry=r)  # fmt: skip
+        self.model_cost = Counter("orchestra_server_model_cost_usd", "Model cost of runs, in USD (LiteLLM prices).",
+                                  ["graph"], registry=r)  # fmt: skip
+        self._admitted: dict[str, float] = {}
+        self._started: dict[str, float] = {}
+
+    def run_admitted(self, run: RunRecord) -> None:
+        self._admitted[run.run_id] = time.monotonic()
+
+    def run_started(self, run: RunRecord) -> None:
+        self._started[run.run_id] = time.monotonic()
+
+    def first_event(self, run: RunRecord) -> None:
+        if (admitted := self._admitted.get(run.run_id)) is not None:
+            self.first_event_latency.labels(run.graph_id).observe(time.monotonic() - admitted)
+
+    def run_finished(self, run: RunRecord, status: str) -> None:
+        self._admitted.pop(run.run_id, None)
+        self.runs.labels(run.graph_id, status).inc()
+        if (started := self._started.pop(run.run_id, None)) is not None:
+            self.duration.labels(run.graph_id).observe(time.monotonic() - started)
+
+    def model_usage(self, run: RunRecord, usage: RunUsage) -> None:
+        if not usage.calls:
+            return
+        self.model_calls.labels(run.graph_id).inc(usage.calls)
+        self.model_tokens.labels(run.graph_id, "input").inc(usage.input_tokens)
+        self.model_tokens.labels(run.graph_id, "output").inc(usage.output_tokens)
+        self.model_cost.labels(run.graph_id).inc(usage.cost_usd)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

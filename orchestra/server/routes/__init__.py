@@ -1,0 +1,1 @@
+"""One router per resource: meta (health, info, metrics), assistants, threads, runs."""
