@@ -60,3 +60,18 @@ echo; echo "== pools and replicas (/admin/pools)"
 "$orchestra" status --gateway "$gateway"
 echo "== a few metrics (/metrics)"
 curl -fsS "$gateway/metrics" | grep -E '^mcp_request_duration_seconds_count' | head -n 12
+
+sandbox_url="$(.venv/bin/python -c 'from orchestra.core.settings import load_settings; print(load_settings().sandbox.base_url)')"
+cat <<TEXT
+
+== next: chat with Orchestra through its API server
+The sandbox host is still running at $sandbox_url (stop it with: $orchestra sandbox down).
+Start the server (it starts its own gateway):   $orchestra serve
+Then, from Python (langgraph-sdk), send a chat message and a follow-up on the same thread:
+  from langgraph_sdk import get_client
+  client = get_client(url="http://127.0.0.1:8800")
+  thread = await client.threads.create()
+  await client.runs.wait(thread["thread_id"], "supervisor", input={"messages": [{"role": "user", "content": "Research $company for our sales call"}]})
+  await client.runs.wait(thread["thread_id"], "supervisor", input={"messages": [{"role": "user", "content": "now compare them with their competitors"}]})
+docs/server.md lists every route; docs/agents.md describes conversations, follow-ups and approvals.
+TEXT
