@@ -126,11 +126,14 @@ class RunExecutor:
         requested: list[str] = kwargs.get("stream_mode") or ["values"]
         translator = ChunkTranslator(requested)
         subgraphs = bool(kwargs.get("stream_subgraphs"))
+        # A workflow runs as a subgraph: its progress (custom events) and a model's tokens (messages) are the run's
+        # progress too, so they are streamed as the run's own even when the client did not ask for subgraphs.
+        lifted = {"custom", "messages"} & set(graph_modes(requested)) if not subgraphs else set()
         first = True
         stream = graph.astream(
             _graph_input(kwargs), config, context=context,
             stream_mode=graph_modes([*requested, "values"]),
-            subgraphs=subgraphs, interrupt_before=kwargs.get("interrupt_before"),
+            subgraphs=subgraphs or bool(lifted), interrupt_before=kwargs.get("interrupt_before"),
             # "sync": each step's checkpoint is written before the next starts, so a crash never loses a finished
             # step. Not without a checkpointer: langgraph 1.2 then fails (AsyncPregelLoop._put_checkpoint_fut).
             durability=None if ephemeral else "sync",
@@ -138,7 +141,11 @@ class RunExecutor:
         )  # fmt: skip
         async with contextlib.aclosing(stream):
             async for item in stream:
-                namespace, mode, chunk = item if subgraphs else ((), *item)
+                namespace, mode, chunk = item if subgraphs or lifted else ((), *item)
+                if namespace and not subgraphs:
+                    if mode not in lifted:
+                        continue
+                    namespace = ()
                 if mode == "values" and not namespace:
                     seen.values = chunk
                 for event, payload in translator.translate(tuple(namespace), mode, chunk):
