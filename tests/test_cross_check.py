@@ -37,3 +37,11 @@ def test_figures_orchestra_computed_are_evidence_too() -> None:
     computed = evidence({"bytes": 18_342, "components": 12}, tool="orchestra.build")
     assert unsupported_claims("18,342 bytes of HTML and CSS", [computed]) == []
     assert unsupported_claims("18,343 bytes of HTML and CSS", [computed]) != []
+
+
+def test_counts_read_as_people_write_them() -> None:
+    from orchestra.graphs.evidence import counted
+
+    assert counted(1, "customer") == "1 customer"
+    assert counted(2089, "customer") == "2,089 customers"
+    assert counted(None, "company", "companies") == "0 companies"

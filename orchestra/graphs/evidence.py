@@ -92,6 +92,12 @@ def _canonical(arguments: dict[str, Any]) -> str:
     return json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def counted(number: float | int | None, noun: str, plural: str | None = None) -> str:
+    """`1 customer`, `2,089 customers`: a count with its thousands separators and the noun in the right number."""
+    value = number or 0
+    return f"{value:,} {noun if value == 1 else plural or noun + 's'}"
+
+
 def shorten(text: str, limit: int) -> str:
     """`text` cut at a word boundary to at most `limit` characters, marked with "…" when cut (so a number is never
     shown half, and the cross-check knows a cut tail is not a claim)."""

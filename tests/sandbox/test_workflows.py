@@ -42,7 +42,7 @@ async def test_sales_brief_states_the_worlds_facts_with_citations(sandbox: Sandb
     assert result.model_used is False
     assert "Offline mode: no model was used" in answer
     assert f"# Sales brief: {company.name} ({company.domain})" in answer
-    assert f"founded {company.founded_year}; {company.employees} employees" in answer
+    assert f"founded {company.founded_year}; {company.employees:,} employees" in answer
     for plan in company.plans:
         assert f"{plan.name} ${plan.price_per_month_usd}/mo" in answer
     ceo = next(p for p in world.people_at(company.id) if p.title == "Chief Executive Officer")
@@ -85,7 +85,7 @@ async def test_cross_check_flags_a_planted_wrong_number(sandbox: Sandbox) -> Non
     )
     assert result.triage["complexity"] == "critical"
     assert result.flags == []  # the plan's own report is grounded
-    wrong = result.answer.replace(f"{company.employees} employees", f"{company.employees + 4217} employees")
+    wrong = result.answer.replace(f"{company.employees:,} employees", f"{company.employees + 4217:,} employees")
     flags = grounding_flags(wrong, result.evidence, report_headings(wrong))
     assert flags == [f"unsupported: the number {company.employees + 4217} appears in no tool result"]
 

@@ -71,22 +71,22 @@ async def profile(state: RunState, runtime: Runtime[RunContext]) -> dict[str, An
 def strengths_and_gaps(profiles: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """How the first company ranks against the rest on each measure."""
     first, others = profiles[0], profiles[1:]
-    measures = [("employees", "larger team", "smaller team", "evidence"),
-                ("funding", "more funding", "less funding", "evidence"),
-                ("followers", "bigger LinkedIn audience", "smaller LinkedIn audience", "social_evidence"),
-                ("growth", "faster audience growth", "slower audience growth", "social_evidence")]  # fmt: skip
+    audience, social = "LinkedIn audience", "social_evidence"
+    measures = [("employees", "larger team", "smaller team", "evidence", "{:,}"),
+                ("funding", "more funding", "less funding", "evidence", "${:,}"),
+                ("followers", f"bigger {audience}", f"smaller {audience}", social, "{:,}"),
+                ("growth", "faster audience growth", "slower audience growth", social, "{:.1f}%")]  # fmt: skip
     strengths, gaps = [], []
-    for key, better, worse, evidence_key in measures:
+    for key, better, worse, evidence_key, shown in measures:
         values = [p[key] for p in others if p[key] is not None]
         if first[key] is None or not values:
             continue
         citation = cite(first[evidence_key], *(p[evidence_key] for p in others))
+        own, top, bottom = shown.format(first[key]), shown.format(max(values)), shown.format(min(values))
         if first[key] > max(values):
-            strengths.append(
-                f"- {better} than every competitor ({first[key]:,} against at most {max(values):,}){citation}"
-            )
+            strengths.append(f"- {better} than every competitor ({own} against at most {top}){citation}")
         elif first[key] < min(values):
-            gaps.append(f"- {worse} than every competitor ({first[key]:,}; others {min(values):,} at least){citation}")
+            gaps.append(f"- {worse} than every competitor ({own}; the others {bottom} or more){citation}")
     prices = [p["entry_price"] for p in others if p["entry_price"] is not None]
     if first["entry_price"] is not None and prices:
         citation = cite(first["price_evidence"], *(p["price_evidence"] for p in others))

@@ -17,7 +17,7 @@ from langgraph.types import Command
 
 from orchestra.core.sql import sql_literal
 from orchestra.graphs.context import context_of
-from orchestra.graphs.evidence import Step, cite
+from orchestra.graphs.evidence import Step, cite, counted
 from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.workflows.synthesis import finish_report
 
@@ -131,12 +131,13 @@ async def write_report(state: RunState, runtime: Runtime[RunContext]) -> dict[st
         lines.append(f"- From {_usd(first['market_size_usd'])} in {first['year']}{cite(facts['size_evidence'])}")
     lines.append("## Segments")
     for segment in facts.get("segments", []):
-        lines.append(f"- {segment['segment']}: {segment['companies']} companies, combined revenue "
+        companies = counted(segment["companies"], "company", "companies")
+        lines.append(f"- {segment['segment']}: {companies}, combined revenue "
                      f"{_usd(segment['revenue_usd'])}{cite(facts['segments_evidence'])}")  # fmt: skip
     lines.append("## Top players")
     for player in facts.get("players", []):
         lines.append(f"- {player['company_name']} ({player['domain']}, {player['segment']}): revenue "
-                     f"{_usd(player['estimated_revenue_usd'])}, {player['employees']} employees, funding "
+                     f"{_usd(player['estimated_revenue_usd'])}, {counted(player['employees'], 'employee')}, funding "
                      f"{_usd(player['total_funding_usd'])}{cite(facts['players_evidence'])}")  # fmt: skip
     lines.append("## In their own words")
     lines += [f'- {p["name"]}: "{p["tagline"]}"{cite(p["evidence"])}' for p in facts.get("web", [])] or [
@@ -146,7 +147,7 @@ async def write_report(state: RunState, runtime: Runtime[RunContext]) -> dict[st
     won, pipeline = _usd(ours.get("won_usd")), _usd(ours.get("open_pipeline_usd"))
     lines += [
         "## Where we stand",
-        f"- {ours.get('customers', 0)} customers, {won} won, {pipeline} in open pipeline in this market"
+        f"- {counted(ours.get('customers'), 'customer')}, {won} won, {pipeline} in open pipeline in this market"
         f"{cite(facts.get('ours_evidence'))}",
     ]
     return await finish_report(state, context_of(runtime), "\n".join(lines), reader="strategy lead")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestra.graphs.evidence import cite
+from orchestra.graphs.evidence import cite, counted
 
 OPEN_STAGES = [
     "appointmentscheduled",
@@ -37,7 +37,8 @@ def who_they_are(org: dict[str, Any], evidence: str) -> list[str]:
         f"- {org.get('description') or org['name']}{cite(evidence)}",
         f"- {org.get('industry')} ({org.get('sub_industry') or 'segment unknown'}), headquartered in "
         f"{location.get('city')}, {location.get('country')}; founded {org.get('founded_year')}; "
-        f"{org.get('employee_count')} employees; revenue band {org.get('revenue_band') or 'unknown'}{cite(evidence)}",
+        f"{counted(org.get('employee_count'), 'employee')}; revenue band {org.get('revenue_band') or 'unknown'}"
+        f"{cite(evidence)}",
     ]
     if funding.get("total_usd"):
         lines.append(f"- Raised {_money(funding['total_usd'])} in total; latest round {funding.get('latest_round')}"
