@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,17 @@ def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "Pricing" in result.stdout
     assert "mcp_request_duration_seconds_count" in result.stdout
     assert "gateway refused" not in result.stderr
+    assert "The sandbox host is still running at" in result.stdout  # and how to stop it, and how to chat
+    assert "orchestra serve" in result.stdout
+    status = orchestra("sandbox", "status", env=env)
+    assert re.search(r"world: seed 42; 200 companies, \d{1,3}(,\d{3})* people", status.stdout), status.stdout
+    assert "{" not in status.stdout
+
+
+def test_run_uses_the_gateway_named_in_the_environment(tmp_path: Path) -> None:
+    gateway = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = orchestra("run", "Research copealo.example for our sales call", env={"ORCHESTRA_GATEWAY_URL": gateway,
+                                                              "ORCHESTRA_DATA_DIR": str(tmp_path)})  # fmt: skip
+    assert result.returncode == 4, result.stderr
+    assert f"The gateway at {gateway} is not answering" in result.stderr
+    assert "starting the gateway for this run" not in result.stderr

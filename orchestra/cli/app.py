@@ -57,7 +57,10 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     config: ConfigOption = None,
     gateway: Annotated[
-        str | None, typer.Option(help="Use a running gateway; by default one is started for this run.")
+        str | None,
+        typer.Option(
+            help="Use a running gateway; by default one is started for this run.", envvar="ORCHESTRA_GATEWAY_URL"
+        ),
     ] = None,
 ) -> None:
     """Run a task: triage, then a workflow or a specialist, through the gateway's real tools.

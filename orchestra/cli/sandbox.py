@@ -76,18 +76,24 @@ def stop_host(paths: SandboxPaths) -> bool:
     return True
 
 
+def _counts(manifest: dict[str, Any]) -> str:
+    return ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in manifest["counts"].items())
+
+
 @app.command()
 def up(config: ConfigOption = None) -> None:
     """Build the demo world if needed and start the host of its websites and deployments.
 
-    Example: `orchestra sandbox up`, then open http://127.0.0.1:8780/
+    The host listens on `sandbox.host`:`sandbox.port` of the config (127.0.0.1:8780 shipped); override them with
+    ORCHESTRA_SANDBOX__HOST / ORCHESTRA_SANDBOX__PORT, e.g. `ORCHESTRA_SANDBOX__PORT=9780 orchestra sandbox up`.
+
+    Example: `orchestra sandbox up`, then open the URL it prints
     """
     settings = settings_or_exit(config)
     paths = SandboxPaths.under(settings.data_dir)
     manifest = ensure_built(paths, settings.sandbox, progress=lambda m: err.print(f"[dim]{m}[/dim]"))
     state = start_host(settings, paths)
-    counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in manifest["counts"].items())
-    out.print(f"sandbox up: seed {manifest['seed']}; {counts}")
+    out.print(f"sandbox up: seed {manifest['seed']}; {_counts(manifest)}")
     out.print(f"websites and deployments: {state['url']}/  (data: {paths.root})")
 
 
@@ -114,7 +120,7 @@ def status(config: ConfigOption = None) -> None:
         out.print(f"world: not built (run `orchestra sandbox up`); data dir {paths.root}")
     else:
         stale = "" if manifest["seed"] == settings.sandbox.seed else f" (config asks for seed {settings.sandbox.seed})"
-        out.print(f"world: seed {manifest['seed']}{stale}; {manifest['counts']}")
+        out.print(f"world: seed {manifest['seed']}{stale}; {_counts(manifest)}")
     state = host_state(paths)
     out.print(f"host: running at {state['url']} (pid {state['pid']})" if state else "host: stopped")
     if state is None and manifest is not None:
