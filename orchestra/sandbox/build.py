@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from typing import Any
@@ -14,7 +15,7 @@ from orchestra.sandbox.sites import build_sites
 from orchestra.sandbox.warehouse import build_warehouse
 from orchestra.sandbox.world import generate_world
 
-FORMAT = 1  # bump when the generated files change shape, so old worlds are rebuilt
+FORMAT = 2  # bump when the generated files change shape, so old worlds are rebuilt
 
 
 def read_manifest(paths: SandboxPaths) -> dict[str, Any] | None:
@@ -30,17 +31,23 @@ def is_current(paths: SandboxPaths, config: SandboxConfig) -> bool:
 
 
 def _manifest_key(config: SandboxConfig) -> dict[str, Any]:
-    return {"format": FORMAT, "seed": config.seed, "companies": config.companies}
+    # The setting, not the date it gave: a world built with `as_of: today` stays current until a reset.
+    return {"format": FORMAT, "seed": config.seed, "companies": config.companies, "as_of_setting": config.as_of}
 
 
-def build_sandbox(paths: SandboxPaths, config: SandboxConfig, *, progress: Any = print) -> dict[str, Any]:
-    """(Re)build the world from `config.seed`. Deployments and the CRM's later writes are state, not world:
-    a rebuild after a seed change starts them afresh too, since they refer to the old world's ids."""
+def build_sandbox(
+    paths: SandboxPaths, config: SandboxConfig, *, progress: Any = print, today: dt.date | None = None
+) -> dict[str, Any]:
+    """(Re)build the world from `config.seed` as of `config.as_of` (`today`, when that is `today`: by default the
+    machine's date, the only input of the build that is not in the config). Deployments and the CRM's later writes
+    are state, not world: a rebuild after a seed change starts them afresh too, since they refer to the old world's
+    ids."""
+    as_of = config.as_of_date(today or dt.date.today())
     if paths.root.exists():
         shutil.rmtree(paths.root)
     paths.root.mkdir(parents=True)
-    progress(f"generating the world (seed {config.seed}, {config.companies} companies)")
-    world = generate_world(config.seed, config.companies)
+    progress(f"generating the world (seed {config.seed}, {config.companies} companies, as of {as_of})")
+    world = generate_world(config.seed, config.companies, as_of)
     paths.world.write_text(world.to_json(), encoding="utf-8")
     progress("writing company websites")
     build_sites(world, paths.sites)
@@ -55,7 +62,7 @@ def build_sandbox(paths: SandboxPaths, config: SandboxConfig, *, progress: Any =
         "companies": len(world.companies), "people": len(world.people), "crm_companies": len(world.crm_company_ids),
         "deals": len(world.deals), "social_posts": len(world.social_posts), "design_files": len(designs),
     }  # fmt: skip
-    manifest = _manifest_key(config) | {"counts": counts}
+    manifest = _manifest_key(config) | {"as_of": world.as_of, "counts": counts}
     paths.manifest.write_text(json.dumps(manifest, indent=2))  # last: its presence means the build finished
     return manifest
 

@@ -57,6 +57,11 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def _stamp(day: str) -> str:
+    """A record's createdAt for a date of the world: nine in the morning, UTC."""
+    return f"{day}T09:00:00+00:00"
+
+
 class CrmStore:
     """HubSpot-shaped objects and associations in one SQLite file."""
 
@@ -85,13 +90,27 @@ class CrmStore:
                 "CREATE TABLE associations (from_id INTEGER NOT NULL, to_id INTEGER NOT NULL,"
                 " PRIMARY KEY (from_id, to_id));"
                 "INSERT INTO sqlite_sequence (name, seq) VALUES ('objects', 1000);"
+                "CREATE TABLE world (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
             )
-            stamp = "2026-11-01T00:00:00+00:00"
+            db.execute("INSERT INTO world VALUES ('as_of', ?)", (world.as_of,))
+            # Each record was created when the CRM first heard of it: a company and its contacts with its first
+            # deal or activity (a lead without either some weeks or months before as_of), deals and engagements on
+            # their own dates.
+            first_seen = {
+                c: (world.as_of_date - dt.timedelta(days=30 + int(c[1:]) * 37 % 500)).isoformat()
+                for c in world.crm_company_ids
+            }
+            for when, company_id in [(d.created_date, d.company_id) for d in world.deals] + [
+                (a.date, a.company_id) for a in world.activities
+            ]:
+                first_seen[company_id] = min(when, first_seen[company_id])
+            opened = min(first_seen.values(), default=world.as_of)
             owners = {}
             for rep in SALES_REPS:
                 first, last = rep.split(" ", 1)
                 email = f"{first}.{last}@orchestra.example".lower()
-                owners[rep] = self._insert(db, "owners", {"firstname": first, "lastname": last, "email": email}, stamp)
+                props = {"firstname": first, "lastname": last, "email": email}
+                owners[rep] = self._insert(db, "owners", props, _stamp(opened))
             deals_by_company: dict[str, list[Any]] = {}
             for deal in world.deals:
                 deals_by_company.setdefault(deal.company_id, []).append(deal)
@@ -104,7 +123,7 @@ class CrmStore:
                     "name": company.name, "domain": company.domain, "industry": company.industry,
                     "numberofemployees": str(company.employees), "city": company.hq_city, "country": company.hq_country,
                     "lifecyclestage": stage, "hubspot_owner_id": str(owner), "description": company.description,
-                }, stamp)  # fmt: skip
+                }, _stamp(first_seen[company_id]))  # fmt: skip
             known = set(world.crm_contact_ids)
             for person in world.people:
                 if person.id in known:
@@ -112,20 +131,20 @@ class CrmStore:
                         "firstname": person.first_name, "lastname": person.last_name, "email": person.email,
                         "jobtitle": person.title, "hs_seniority": person.seniority,
                         "company": world.company(person.company_id).name,
-                    }, stamp, [ids[person.company_id]])  # fmt: skip
+                    }, _stamp(first_seen[person.company_id]), [ids[person.company_id]])  # fmt: skip
             for deal in world.deals:
                 props = {"dealname": deal.name, "dealstage": deal.stage, "amount": str(deal.amount_usd),
                          "closedate": deal.close_date, "createdate": deal.created_date, "pipeline": "default",
                          "hubspot_owner_id": str(owners[deal.owner])}  # fmt: skip
                 if deal.lost_reason:
                     props["closed_lost_reason"] = deal.lost_reason
-                ids[deal.id] = self._insert(db, "deals", props, stamp, [ids[deal.company_id]])
+                ids[deal.id] = self._insert(db, "deals", props, _stamp(deal.created_date), [ids[deal.company_id]])
             for activity in world.activities:
                 kind = {"note": "notes", "call": "calls", "email": "emails", "meeting": "meetings"}[activity.kind]
                 links = [ids[activity.company_id]] + ([ids[activity.contact_id]] if activity.contact_id in ids else [])
                 body = {_BODY[kind]: activity.summary, "hs_timestamp": activity.date,
                         "hubspot_owner_id": str(owners[activity.owner])}  # fmt: skip
-                self._insert(db, kind, body, stamp, links)
+                self._insert(db, kind, body, _stamp(activity.date), links)
 
     def _insert(
         self, db: sqlite3.Connection, kind: str, props: dict[str, str], stamp: str, links: Sequence[int] = ()
@@ -141,6 +160,12 @@ class CrmStore:
         return new_id
 
     # -- reads ----------------------------------------------------------------------------------------
+    def as_of(self) -> str:
+        """The date the CRM's data is current to (the world's as-of date), YYYY-MM-DD."""
+        with self._db() as db:
+            row = db.execute("SELECT value FROM world WHERE key = 'as_of'").fetchone()
+        return str(row["value"])
+
     def search(
         self, kind: str, *, query: str | None = None, filter_groups: list[dict[str, Any]] | None = None,
         properties: list[str] | None = None, sorts: list[dict[str, str]] | None = None, limit: int = 10,

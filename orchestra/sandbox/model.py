@@ -7,7 +7,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-TODAY = dt.date(2026, 11, 1)  # the world's "now": fixed, so generated dates never drift
+# The world's default "now" (`sandbox.as_of`). Every date is generated relative to the as-of date a build is given,
+# so a world built with another one differs in its dates only.
+DEFAULT_AS_OF = dt.date(2026, 11, 1)
 DEAL_STAGES = [
     "appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin", "contractsent",
     "closedwon", "closedlost",
@@ -63,6 +65,7 @@ class Company:
     founded_year: int
     revenue_usd: int
     revenue_band: str
+    funding_stage: str  # Bootstrapped, Seed, Series A, Series B, Series C or Public (see firmographics.STAGES)
     tech_stack: list[str]
     funding_rounds: list[FundingRound]
     plans: list[Plan]
@@ -84,6 +87,10 @@ class Deal:
     created_date: str
     close_date: str
     lost_reason: str | None = None
+
+    def is_overdue(self, as_of: dt.date) -> bool:
+        """Still open although its expected close date has passed."""
+        return self.stage in OPEN_STAGES and self.close_date < as_of.isoformat()
 
 
 @dataclass
@@ -122,6 +129,7 @@ class SocialPost:
 @dataclass
 class World:
     seed: int
+    as_of: str  # ISO date: the world's today; every date in it is relative to this one
     companies: list[Company]
     people: list[Person]
     crm_company_ids: list[str]  # the companies our CRM knows
@@ -130,6 +138,10 @@ class World:
     activities: list[Activity]
     social_profiles: list[SocialProfile]
     social_posts: list[SocialPost]
+
+    @property
+    def as_of_date(self) -> dt.date:
+        return dt.date.fromisoformat(self.as_of)
 
     def company(self, company_id: str) -> Company:
         return self._companies[company_id]
@@ -156,6 +168,7 @@ class World:
             company["plans"] = [Plan(**p) for p in company["plans"]]
         return cls(
             seed=data["seed"],
+            as_of=data["as_of"],
             companies=[Company(**c) for c in data["companies"]],
             people=[Person(**p) for p in data["people"]],
             crm_company_ids=data["crm_company_ids"],

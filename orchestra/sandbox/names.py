@@ -9,6 +9,8 @@ _VOWELS = ["a", "e", "i", "o", "u", "ai", "ea", "io", "ou"]
 _CODAS = ["", "", "n", "r", "l", "x", "s", "th", "nd", "rt", "m"]
 _ENDINGS = ["a", "o", "ia", "ex", "ora", "ium", "era", "ix", "on", "ly", "io", "ant"]
 COMPANY_SUFFIXES = ["Labs", "Systems", "Analytics", "Works", "Cloud", "Health", "Logistics", "Robotics", "Data", "AI"]
+_SUFFIX_INDUSTRIES = {"Health": {"Healthtech"}, "Logistics": {"Logistics"}, "Robotics": {"Logistics"}}
+_ANY_INDUSTRY = [s for s in COMPANY_SUFFIXES if s not in _SUFFIX_INDUSTRIES]
 
 FIRST_NAMES = [
     "Ada", "Amir", "Beatriz", "Bruno", "Chen", "Chiara", "Dario", "Dana", "Elif", "Emeka", "Farah", "Felix",
@@ -47,6 +49,7 @@ INVESTORS = [
     "Harborlight Ventures", "Quillstone Capital", "Redwick Partners", "Emberfield VC", "Northgale Capital",
     "Tidewater Growth", "Lumenvale Partners", "Copperline Ventures", "Sablewood Capital", "Brightmoor Fund",
 ]  # fmt: skip
+UNDERWRITERS = ["Ashgrove Securities", "Meridane & Co.", "Halloran Brothers"]  # lead underwriters of listings
 SALES_REPS = ["Riley Okonkwo", "Jordan Vasquez", "Sam Whitfield", "Alex Moreno"]
 TITLES: list[tuple[str, str, str]] = [  # title, seniority, department
     ("Chief Executive Officer", "c_suite", "executive"), ("Chief Technology Officer", "c_suite", "engineering"),
@@ -58,6 +61,14 @@ TITLES: list[tuple[str, str, str]] = [  # title, seniority, department
     ("Data Engineer", "senior", "engineering"), ("Account Executive", "entry", "sales"),
     ("Marketing Specialist", "entry", "marketing"),
 ]  # fmt: skip
+
+
+def company_name(word: str, suffix: str, industry: str) -> str:
+    """`word suffix`, unless the suffix names another industry (a "Health" company selling payroll): then a
+    suffix that fits any industry, chosen by the word."""
+    if industry not in _SUFFIX_INDUSTRIES.get(suffix, {industry}):
+        suffix = _ANY_INDUSTRY[len(word) % len(_ANY_INDUSTRY)]
+    return f"{word} {suffix}"
 
 
 def invented_word(rng: random.Random) -> str:

@@ -1,4 +1,5 @@
-"""Each demo company's website as static HTML: home, about, team, pricing, careers, blog, docs and a contact form.
+"""Each demo company's website as static HTML: home, about, team, pricing, compare, careers, blog, docs and a contact
+form.
 
 Pages link to each other with real links, listings are paginated, and the contact form posts to the sandbox host,
 so browser agents have something real to navigate, read, click through and fill in.
@@ -10,12 +11,12 @@ import random
 from html import escape
 from pathlib import Path
 
-from orchestra.sandbox.model import Company, World
+from orchestra.sandbox.model import Company, FundingRound, World
 
 JOBS_PER_PAGE = 4
 POSTS_PER_PAGE = 3
-_SECTIONS = [("About", "about/"), ("Team", "team/"), ("Pricing", "pricing/"), ("Careers", "careers/"),
-             ("Blog", "blog/"), ("Docs", "docs/"), ("Contact", "contact/")]  # fmt: skip
+_SECTIONS = [("About", "about/"), ("Team", "team/"), ("Pricing", "pricing/"), ("Compare", "compare/"),
+             ("Careers", "careers/"), ("Blog", "blog/"), ("Docs", "docs/"), ("Contact", "contact/")]  # fmt: skip
 _ROLES = ["Senior Backend Engineer", "Product Designer", "Account Executive", "Data Scientist", "Solutions Engineer",
           "Customer Success Manager", "Site Reliability Engineer", "Marketing Manager", "Frontend Engineer",
           "Security Engineer", "Technical Writer", "Sales Development Rep"]  # fmt: skip
@@ -68,6 +69,35 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def _funding_line(funding: FundingRound) -> str:
+    lead = funding.lead_investor
+    how = f"raised in our listing, underwritten by {lead}" if funding.round == "IPO" else f"led by {lead}"
+    return f"<li>{escape(funding.round)}: ${funding.amount_usd:,} {escape(how)} ({funding.date[:7]})</li>"
+
+
+def open_positions(company: Company, rng: random.Random) -> int:
+    """How many roles a company advertises: about one for every twelve people, at least one."""
+    return min(len(_ROLES), max(1, round(company.employees * rng.uniform(0.04, 0.12))))
+
+
+def _compare(world: World, company: Company) -> str:
+    """The comparison page: the competitors the company names, with their domains and entry prices."""
+    rows = "".join(
+        f'<tr><td><a href="{site_path(rival)}">{escape(rival.name)}</a></td><td>{escape(rival.domain)}</td>'
+        f"<td>{escape(rival.sub_industry)}</td><td>${min(p.price_per_month_usd for p in rival.plans)}/mo</td></tr>"
+        for rival in (world.company(i) for i in company.competitor_ids)
+    )
+    entry = min(p.price_per_month_usd for p in company.plans)
+    return (
+        f"<p>Teams evaluating {escape(company.name)} usually also look at these {escape(company.sub_industry.lower())}"
+        f" and {escape(company.industry.lower())} vendors. Here is how we compare.</p>"
+        '<table class="compare"><thead><tr><th>Competitor</th><th>Domain</th><th>Segment</th><th>Plans from</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+        f"<p>{escape(company.name)} plans start at ${entry}/mo. "
+        f'<a class="cta" href="{site_path(company)}contact/">Talk to us about switching</a></p>'
+    )
+
+
 def build_site(world: World, company: Company, out: Path) -> None:
     """Write one company's site under `out` (the folder named after its domain)."""
     rng = random.Random(f"{world.seed}-{company.id}-site")
@@ -83,14 +113,12 @@ def build_site(world: World, company: Company, out: Path) -> None:
             f'<a href="{root}pricing/">See pricing</a></p>',
         ),
     )  # fmt: skip
-    funding = "".join(
-        f"<li>{escape(r.round)}: ${r.amount_usd:,} led by {escape(r.lead_investor)} ({r.date[:7]})</li>"
-        for r in company.funding_rounds
-    )
+    funding = "".join(_funding_line(r) for r in company.funding_rounds)
     about = (
         f"<p>{escape(company.description)}</p><dl><dt>Founded</dt><dd>{company.founded_year}</dd>"
         f"<dt>Headquarters</dt><dd>{escape(company.hq_city)}, {escape(company.hq_country)}</dd>"
-        f"<dt>Team size</dt><dd>{company.size_band} employees</dd></dl>"
+        f"<dt>Team size</dt><dd>{company.size_band} employees</dd>"
+        f"<dt>Stage</dt><dd>{escape(company.funding_stage)}</dd></dl>"
         + (f"<h2>Funding</h2><ul>{funding}</ul>" if funding else "<p>We are bootstrapped.</p>")
     )
     _write(out / "about" / "index.html", _page(company, f"About {company.name}", about))
@@ -103,10 +131,11 @@ def build_site(world: World, company: Company, out: Path) -> None:
         for plan in company.plans
     )
     _write(out / "pricing" / "index.html", _page(company, "Pricing", plans))
+    _write(out / "compare" / "index.html", _page(company, f"{company.name} alternatives", _compare(world, company)))
     jobs = [
         f'<div class="job"><h2>{escape(role)}</h2><p>{escape(company.hq_city)} or remote &middot; '
         f"{rng.choice(('Engineering', 'Go-to-market', 'Product', 'Operations'))}</p></div>"
-        for role in rng.sample(_ROLES, rng.randint(3, 10))
+        for role in rng.sample(_ROLES, open_positions(company, rng))
     ]
     _paginated(out, company, "careers", "Open positions", jobs, JOBS_PER_PAGE)
     posts = [p for p in world.social_posts if p.company_id == company.id and p.platform == "linkedin"]

@@ -46,9 +46,17 @@ def build_server(paths: SandboxPaths) -> FastMCP:
     server = FastMCP(
         "sandbox-crm",
         instructions="A HubSpot-shaped CRM of the Orchestra sandbox: companies, contacts, deals and engagements "
-        "(notes, calls, emails, meetings). Search first, then read, create or update by id.",
+        "(notes, calls, emails, meetings). Search first, then read, create or update by id. Its data is as of the "
+        "asOf date hubspot-get-user-details returns: judge close dates against that date, not your clock.",
     )
     store = CrmStore(paths.crm)
+
+    @server.tool(name="hubspot-get-user-details", annotations=READ)
+    @_tool_errors
+    def get_user_details() -> dict[str, Any]:
+        """Who this connection is and the account's context, including asOf: the date the CRM's data is current
+        to. Treat asOf as today: an open deal whose closedate is before it has slipped (overdue)."""
+        return {"hubId": "sandbox", "userId": "sandbox-agent", "timeZone": "UTC", "asOf": store.as_of()}
 
     @server.tool(name="hubspot-search-objects", annotations=READ)
     @_tool_errors

@@ -28,7 +28,7 @@ def website_url(company: Company) -> str:
     return f"{host}/sites/{company.domain}/" if host else f"https://{company.domain}/"
 
 
-def organization(company: Company, confidence: float) -> dict[str, Any]:
+def organization(company: Company, confidence: float, as_of: str) -> dict[str, Any]:
     rounds = [vars(r) for r in company.funding_rounds]
     return {
         "name": company.name, "domain": company.domain, "industry": company.industry,
@@ -36,10 +36,10 @@ def organization(company: Company, confidence: float) -> dict[str, Any]:
         "employee_count": company.employees, "size_band": company.size_band, "founded_year": company.founded_year,
         "location": {"city": company.hq_city, "country": company.hq_country},
         "estimated_annual_revenue_usd": company.revenue_usd, "revenue_band": company.revenue_band,
-        "funding": {"total_usd": company.total_funding_usd, "rounds": rounds,
+        "funding": {"total_usd": company.total_funding_usd, "rounds": rounds, "stage": company.funding_stage,
                     "latest_round": rounds[-1]["round"] if rounds else None},
         "technologies": company.tech_stack, "website_url": website_url(company),
-        "match_confidence": confidence, "source": "sandbox",
+        "match_confidence": confidence, "source": "sandbox", "as_of": as_of,
     }  # fmt: skip
 
 
@@ -69,8 +69,9 @@ def build_server(paths: SandboxPaths) -> FastMCP:
         domain: Annotated[str | None, Field(description="Company web domain, e.g. brurex.example")] = None,
         name: Annotated[str | None, Field(description="Company name, when the domain is unknown")] = None,
     ) -> dict[str, Any]:
-        """Firmographics of one company: industry, size, location, founding, funding, revenue, technologies."""
-        return organization(*company_for(domain, name))
+        """Firmographics of one company: industry, size, location, founding, funding (stage, rounds), revenue,
+        technologies; as_of is the date they are current to."""
+        return organization(*company_for(domain, name), world.get().as_of)
 
     @server.tool(annotations=READ)
     def search_people(

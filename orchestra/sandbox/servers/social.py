@@ -14,13 +14,19 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from orchestra.sandbox.lookup import find_company
-from orchestra.sandbox.model import TODAY, Company
+from orchestra.sandbox.model import Company
 from orchestra.sandbox.paths import SandboxPaths
 from orchestra.sandbox.servers._common import WorldSource, sandbox_paths
 
 READ = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
 CompanyArg = Annotated[str, Field(description="Company name or domain, e.g. 'Brurex Analytics' or brurex.example")]
 Platform = Literal["linkedin", "x", "youtube"]
+
+
+def _month(day: dt.date, back: int) -> str:
+    """The month `back` months before the one holding `day`, as YYYY-MM (the last is the as-of month, so far)."""
+    index = day.year * 12 + day.month - 1 - back
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def build_server(paths: SandboxPaths) -> FastMCP:
@@ -40,6 +46,7 @@ def build_server(paths: SandboxPaths) -> FastMCP:
         profiles = [p for p in world.get().social_profiles if p.company_id == found.id]
         return {
             "company": found.name,
+            "as_of": world.get().as_of,
             "profiles": [
                 {
                     "platform": p.platform, "handle": p.handle, "url": p.url, "followers": p.followers,
@@ -63,21 +70,28 @@ def build_server(paths: SandboxPaths) -> FastMCP:
             if p.company_id == found.id and (platform is None or p.platform == platform)
         ]  # fmt: skip
         posts.sort(key=lambda p: (p.posted_at, p.id), reverse=True)
-        return {"company": found.name, "total": len(posts), "posts": [vars(p) for p in posts[:limit]]}
+        return {
+            "company": found.name,
+            "as_of": world.get().as_of,
+            "total": len(posts),
+            "posts": [vars(p) for p in posts[:limit]],
+        }
 
     @server.tool(annotations=READ)
     def get_follower_history(company: CompanyArg, platform: Platform) -> dict[str, Any]:
-        """Followers at the end of each of the last twelve months on one platform."""
+        """Followers at the end of each of the last twelve months on one platform (the last month up to as_of)."""
         found = company_for(company)
         profiles = world.get().social_profiles
         profile = next((p for p in profiles if p.company_id == found.id and p.platform == platform), None)
         if profile is None:
             raise ToolError(f"{found.name} has no {platform} profile; see get_company_social_profiles")
-        months = [(TODAY.replace(day=1) - dt.timedelta(days=30 * (11 - i))).strftime("%Y-%m") for i in range(12)]
+        as_of = world.get().as_of_date
+        months = [_month(as_of, back) for back in range(11, -1, -1)]
         points = zip(months, profile.followers_by_month, strict=True)
         return {
             "company": found.name,
             "platform": platform,
+            "as_of": as_of.isoformat(),
             "history": [{"month": m, "followers": f} for m, f in points],
         }
 
@@ -88,7 +102,7 @@ def build_server(paths: SandboxPaths) -> FastMCP:
     ) -> dict[str, Any]:
         """Per platform: posts, average likes/comments/shares, and engagement rate per post (interactions/followers)."""
         found = company_for(company)
-        since = (TODAY - dt.timedelta(days=days)).isoformat()
+        since = (world.get().as_of_date - dt.timedelta(days=days)).isoformat()
         summary = []
         for profile in (p for p in world.get().social_profiles if p.company_id == found.id):
             posts = [
@@ -104,7 +118,7 @@ def build_server(paths: SandboxPaths) -> FastMCP:
                 "avg_shares": round(sum(p.shares for p in posts) / count, 1) if count else 0.0,
                 "engagement_rate_pct": round(100 * interactions / max(1, count) / max(1, profile.followers), 2),
             })  # fmt: skip
-        return {"company": found.name, "since": since, "platforms": summary}
+        return {"company": found.name, "as_of": world.get().as_of, "since": since, "platforms": summary}
 
     return server
 
