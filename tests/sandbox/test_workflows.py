@@ -99,19 +99,51 @@ async def test_browser_session_lasts_across_steps_of_one_thread(sandbox: Sandbox
     assert any(f"/sites/{company.domain}/pricing/" in str(e["result"]) for e in rest)
 
 
-async def test_competitive_analysis_compares_the_segment_leaders(sandbox: Sandbox) -> None:
+async def test_competitive_analysis_compares_the_competitors_the_company_states(sandbox: Sandbox) -> None:
     world = sandbox.world
     target = world.companies[5]
-    peers = sorted(
-        (c for c in world.companies if c.sub_industry == target.sub_industry and c.id != target.id),
-        key=lambda c: -c.revenue_usd,
-    )[:3]
-    result = await run(sandbox, f"Compare {target.name} against its top competitors")
+    peers = sorted((world.company(c) for c in target.competitor_ids), key=lambda c: c.name)
+    result = await run(sandbox, f"Who are {target.name}'s main competitors?")
     answer = result.answer
     assert result.triage["workflow"] == "competitive_analysis"
     assert answer.startswith(f"# Competitive analysis: {target.name} against {', '.join(p.name for p in peers)}")
+    assert f"How the set was chosen: the competitors {target.name} names itself on its comparison page" in answer
+    plans = answer.split("## Plans and prices")[1].split("##")[0]
+    for company in (target, *peers):  # every plan, not only the entry one
+        for plan in company.plans:
+            assert f"{plan.name} ${plan.price_per_month_usd:,}/mo" in plans
     table = answer.split("## Comparison")[1].split("##")[0]
     for company in (target, *peers):
         row = next(line for line in table.splitlines() if line.startswith(f"| {company.name} ["))
         entry = min(plan.price_per_month_usd for plan in company.plans)
         assert f"| {company.employees} | ${company.total_funding_usd:,} | ${entry}/mo |" in row
+
+
+async def test_a_segment_is_sized_on_its_own_and_a_wider_fallback_is_said(sandbox: Sandbox) -> None:
+    import duckdb
+
+    with duckdb.connect(str(sandbox.paths.warehouse), read_only=True) as db:
+        year, size, growth = db.execute(
+            "SELECT year, market_size_usd, growth_pct FROM segment_stats WHERE segment = 'Recruiting' "
+            "ORDER BY year DESC LIMIT 1"
+        ).fetchone()
+    result = await run(sandbox, "Size the HR tech recruiting segment")
+    assert result.triage["workflow"] == "market_research"
+    assert f"- Recruiting segment size ${size:,.0f} in {year}, growth {growth}%" in result.answer
+    assert "industry as a whole" in result.answer
+    wider = await run(sandbox, "Size the HR tech onboarding segment")
+    assert "No segment of that name is in the data: sizing the whole" in wider.answer
+
+
+async def test_an_overdue_deal_is_a_finding_not_a_plan(sandbox: Sandbox) -> None:
+    world = sandbox.world
+    as_of = world.as_of_date
+    overdue = next(d for d in world.deals if d.is_overdue(as_of))
+    others = [d for d in world.deals if d.company_id == overdue.company_id and d.id != overdue.id]
+    company = world.company(overdue.company_id)
+    result = await run(sandbox, f"Research {company.domain} for our sales call")
+    assert f"overdue since {overdue.close_date}" in result.answer
+    step = result.answer.split("## Suggested next step")[1]
+    if not any(not d.stage.startswith("closed") and not d.is_overdue(as_of) for d in others):
+        assert f"is overdue since {overdue.close_date}" in step
+    assert f"closing {overdue.close_date}" not in step

@@ -96,6 +96,10 @@ async def crm_history(step: Step, domain: str) -> dict[str, Any]:
         return {"known": False, "evidence": found[1] if found else None}
     company = found[0]["results"][0]
     facts: dict[str, Any] = {"known": True, "company": company["properties"], "evidence": found[1]}
+    account = await step.call("bi", "crm", "hubspot-get-user-details", {}, quiet=True)
+    if account and isinstance(account[0], dict) and account[0].get("asOf"):
+        # Close dates are judged against the date the CRM's data is current to, not this machine's clock.
+        facts["as_of"], facts["as_of_evidence"] = str(account[0]["asOf"])[:10], account[1]
     for kind in ("deals", "contacts", "notes", "calls", "meetings", "emails"):
         linked = await step.call(
             "bi", "crm", "hubspot-list-associations",

@@ -33,18 +33,43 @@ async def pick_companies(state: RunState, runtime: Runtime[RunContext]) -> Comma
     if not found:
         answer = "I could not tell which company to compare. Name it (and its competitors, if you know them)."
         return Command(goto=END, update=step.update(answer=answer))
-    if len(found) == 1:  # no competitors named: the leaders of its segment, from the warehouse
+    chosen_by = None
+    if len(found) == 1:  # no competitors named: the ones the company states, else its segment's leaders
         target = found[0]
-        peers, evidence = await query(
+        stated, evidence = await query(
             step,
-            f"SELECT domain FROM accounts WHERE segment = {sql_literal(target['sub_industry'])} AND domain <> "
-            f"{sql_literal(target['domain'])} ORDER BY estimated_revenue_usd DESC LIMIT 3",
+            "SELECT competitor_domain AS domain FROM competitors "
+            f"WHERE company_domain = {sql_literal(target['domain'])} ORDER BY competitor_name",
         )
-        for peer in peers:
+        if stated:
+            chosen_by = f"the competitors {target['name']} names itself on its comparison page{cite(evidence)}"
+        else:
+            stated, evidence = await query(
+                step,
+                f"SELECT domain FROM accounts WHERE segment = {sql_literal(target['sub_industry'])} AND domain <> "
+                f"{sql_literal(target['domain'])} ORDER BY estimated_revenue_usd DESC LIMIT 3",
+            )
+            chosen_by = (f"no competitors are stated for {target['name']}, so the revenue leaders of its segment "
+                         f"({target['sub_industry']}){cite(evidence)}")  # fmt: skip
+        for peer in stated:
             hit = await look_up(step, peer["domain"])
             if hit:
                 found.append({**hit.company, "evidence": hit.evidence, "chosen_by": evidence})
-    return Command(goto="profile", update=step.update(facts={"companies": found, "matched": matched}))
+    facts = {"companies": found, "matched": matched, "chosen_by": chosen_by or "the companies the task names"}
+    return Command(goto="profile", update=step.update(facts=facts))
+
+
+def _plan_prices(page: str) -> list[tuple[str, int]]:
+    """(plan, $/month) pairs of a pricing page read as text: each price goes with the heading above it."""
+    plans, heading = [], ""
+    for line in page.splitlines():
+        text = line.strip()
+        if text.startswith("#"):
+            heading = text.lstrip("# ").strip()
+        elif price := _PRICE.search(text):
+            plans.append((heading or f"Plan {len(plans) + 1}", int(price.group(1).replace(",", ""))))
+            heading = ""
+    return plans
 
 
 async def profile(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -54,18 +79,29 @@ async def profile(state: RunState, runtime: Runtime[RunContext]) -> dict[str, An
         page = await step.call(
             "web", "fetch", "fetch", {"url": f"{company['website_url']}pricing/", "max_length": 3000}
         )
-        prices = [int(p.replace(",", "")) for p in _PRICE.findall(str(page[0]))] if page else []
+        plans = _plan_prices(str(page[0])) if page else []
+        prices = [price for _, price in plans]
         social = await gather.social(step, company["domain"])
         linkedin = next((p for p in social.get("profiles", []) if p["platform"] == "linkedin"), None)
         profiles.append({
             "name": company["name"], "domain": company["domain"], "evidence": company["evidence"],
             "employees": company.get("employee_count"), "funding": (company.get("funding") or {}).get("total_usd", 0),
             "entry_price": min(prices) if prices else None, "price_evidence": page[1] if page else None,
+            "plans": plans,
             "followers": linkedin["followers"] if linkedin else None,
             "growth": linkedin["growth_pct_12m"] if linkedin else None,
             "social_evidence": social.get("profiles_evidence"),
         })  # fmt: skip
     return step.update(facts={"profiles": profiles})
+
+
+def _plans(profiles: list[dict[str, Any]]) -> list[str]:
+    """Every plan each company lists, not only the entry one."""
+    lines = []
+    for p in profiles:
+        listed = ", ".join(f"{name} ${price:,}/mo" for name, price in p.get("plans", [])) or "no prices found"
+        lines.append(f"- {p['name']}: {listed}{cite(p['price_evidence'])}")
+    return lines
 
 
 def strengths_and_gaps(profiles: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
@@ -119,7 +155,9 @@ async def write_report(state: RunState, runtime: Runtime[RunContext]) -> dict[st
     others = ", ".join(p["name"] for p in profiles[1:])
     name = profiles[0]["name"]
     lines = [
-        f"# Competitive analysis: {name} against {others}", "## Comparison", *rows,
+        f"# Competitive analysis: {name} against {others}",
+        f"How the set was chosen: {state['facts'].get('chosen_by', 'the companies the task names')}.",
+        "## Comparison", *rows, "## Plans and prices", *_plans(profiles),
         f"## Where {name} is stronger", *strengths, f"## Where {name} trails", *gaps,
     ]  # fmt: skip
     return await finish_report(state, context_of(runtime), "\n".join(lines), reader="product marketing lead")

@@ -48,6 +48,8 @@ def match_market(task: str, markets: list[dict[str, Any]]) -> dict[str, Any] | N
             name = str(market[key]).lower()
             score = max((difflib.SequenceMatcher(None, name, " ".join(words[i : i + len(name.split())])).ratio()
                          for i in range(len(words))), default=0.0)  # fmt: skip
+            if score >= 0.8 and key == "segment":
+                score += 0.01  # the narrower market wins a tie: "the HR tech recruiting segment" is Recruiting
             if score > best_score and score >= 0.8:
                 segment = market["segment"] if key == "segment" else None
                 best, best_score = {"industry": market["industry"], "segment": segment}, score
@@ -74,6 +76,12 @@ async def measure(state: RunState, runtime: Runtime[RunContext]) -> dict[str, An
     facts["size"], facts["size_evidence"] = await query(
         step, f"SELECT year, market_size_usd, growth_pct FROM industry_stats WHERE industry = {industry} ORDER BY year"
     )
+    if market["segment"]:  # the segment asked for, sized on its own; the industry's figures stay for context
+        facts["segment_size"], facts["segment_size_evidence"] = await query(
+            step,
+            f"SELECT year, market_size_usd, growth_pct FROM segment_stats WHERE industry = {industry} "
+            f"AND segment = {sql_literal(market['segment'])} ORDER BY year",
+        )
     facts["segments"], facts["segments_evidence"] = await query(
         step,
         f"SELECT segment, count(*) AS companies, sum(estimated_revenue_usd) AS revenue_usd FROM accounts "
@@ -123,10 +131,23 @@ async def write_report(state: RunState, runtime: Runtime[RunContext]) -> dict[st
         f"# Market research: {name}" + (f" ({market['industry']})" if market["segment"] else ""),
         "## Size and growth",
     ]
-    size = facts.get("size", [])
+    segment_size, size = facts.get("segment_size", []), facts.get("size", [])
+    if segment_size:
+        first, last = segment_size[0], segment_size[-1]
+        where = cite(facts["segment_size_evidence"])
+        lines.append(f"- {market['segment']} segment size {_usd(last['market_size_usd'])} in {last['year']}, growth "
+                     f"{last['growth_pct']}% over the previous year{where}")  # fmt: skip
+        lines.append(f"- From {_usd(first['market_size_usd'])} in {first['year']}{where}")
+    elif market["segment"]:
+        lines.append(f"- The data has no size for the {market['segment']} segment: the figures below are for the "
+                     f"whole {market['industry']} industry, a wider market.")  # fmt: skip
+    elif re.search(r"\bsegment|\bsub-?market|\bniche", state["task"], re.I):
+        lines.append(f"- No segment of that name is in the data: sizing the whole {market['industry']} industry, a "
+                     "wider market.")  # fmt: skip
     if size:
         first, last = size[0], size[-1]
-        lines.append(f"- {market['industry']} market size {_usd(last['market_size_usd'])} in {last['year']}, growth "
+        label = f"The {market['industry']} industry as a whole" if segment_size else f"{market['industry']} market size"
+        lines.append(f"- {label}: {_usd(last['market_size_usd'])} in {last['year']}, growth "
                      f"{last['growth_pct']}% over the previous year{cite(facts['size_evidence'])}")  # fmt: skip
         lines.append(f"- From {_usd(first['market_size_usd'])} in {first['year']}{cite(facts['size_evidence'])}")
     lines.append("## Segments")

@@ -78,8 +78,13 @@ def where_we_stand(crm: dict[str, Any]) -> list[str]:
     for deal in sorted(crm.get("deals", []), key=lambda d: d.get("closedate", "")):
         stage = _STAGE_NAMES.get(deal.get("dealstage", ""), deal.get("dealstage"))
         reason = f" (lost: {deal['closed_lost_reason']})" if deal.get("closed_lost_reason") else ""
+        if _overdue(deal, crm):
+            reason = f": **overdue since {deal.get('closedate')}** (the CRM is current to {crm['as_of']})"
+            citation = cite(crm.get("deals_evidence"), crm.get("as_of_evidence"))
+        else:
+            citation = cite(crm.get("deals_evidence"))
         lines.append(f"- Deal \"{deal.get('dealname')}\": {stage}, {_money(deal.get('amount'))}, close date "
-                     f"{deal.get('closedate')}{reason}{cite(crm.get('deals_evidence'))}")  # fmt: skip
+                     f"{deal.get('closedate')}{reason}{citation}")  # fmt: skip
     activities = [(a.get("hs_timestamp", ""), kind, a) for kind in ("notes", "calls", "meetings", "emails")
                   for a in crm.get(kind, [])]  # fmt: skip
     for when, kind, activity in sorted(activities, key=lambda item: item[0], reverse=True)[:3]:
@@ -88,12 +93,26 @@ def where_we_stand(crm: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _overdue(deal: dict[str, Any], crm: dict[str, Any]) -> bool:
+    """An open deal whose expected close date passed before the date the CRM is current to."""
+    as_of = crm.get("as_of")
+    return bool(as_of and deal.get("dealstage") in OPEN_STAGES and str(deal.get("closedate", "")) < as_of)
+
+
 def next_step(crm: dict[str, Any], leaders: list[dict[str, Any]]) -> str:
     deals = crm.get("deals", [])
     open_deals = sorted((d for d in deals if d.get("dealstage") in OPEN_STAGES), key=lambda d: d.get("closedate", ""))
     champion = leaders[0]["name"] if leaders else "their leadership"
-    if open_deals:
-        deal = open_deals[0]
+    current = [d for d in open_deals if not _overdue(d, crm)]
+    if open_deals and not current:  # every open deal slipped: that is the finding, not a plan to close on time
+        deal = open_deals[-1]
+        return (
+            f'"{deal["dealname"]}" is overdue since {deal.get("closedate")} (expected close passed; the CRM is '
+            f"current to {crm['as_of']}): re-qualify it with {champion} and agree a new timeline"
+            f"{cite(crm.get('deals_evidence'), crm.get('as_of_evidence'))}."
+        )
+    if current:
+        deal = current[0]
         stage = _STAGE_NAMES.get(deal["dealstage"], deal["dealstage"])
         amount, close = _money(deal.get("amount")), deal.get("closedate")
         return (
