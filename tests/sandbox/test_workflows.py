@@ -147,3 +147,15 @@ async def test_an_overdue_deal_is_a_finding_not_a_plan(sandbox: Sandbox) -> None
     if not any(not d.stage.startswith("closed") and not d.is_overdue(as_of) for d in others):
         assert f"is overdue since {overdue.close_date}" in step
     assert f"closing {overdue.close_date}" not in step
+
+
+async def test_a_task_run_again_on_its_thread_shows_only_its_own_evidence(sandbox: Sandbox) -> None:
+    company = sandbox.world.companies[21]
+    saver, thread = InMemorySaver(), "same-task-twice"
+    first = await run(sandbox, f"Research {company.domain} for our sales call", checkpointer=saver, thread_id=thread)
+    again = await run(sandbox, f"Research {company.domain} for our sales call", checkpointer=saver, thread_id=thread)
+    table = again.answer.split("## Evidence")[1]
+    shown = re.findall(r"^\| (E\d+) \|", table, re.M)
+    assert shown == [e["id"] for e in again.evidence]
+    assert not set(shown) & {e["id"] for e in first.evidence}  # the first run's rows are not repeated
+    assert set(re.findall(r"\[(E\d+)", again.answer.split("## Evidence")[0])) <= set(shown)

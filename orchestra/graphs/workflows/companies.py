@@ -100,7 +100,7 @@ async def look_up(step: Step, mention: str) -> Found | None:
     suggestions = _suggested(step)
     fitting = [s for s in suggestions if s.lower().startswith(mention.lower())] or suggestions
     if not fitting:
-        return None
+        return await _from_crm(step, mention)
     chosen = fitting[0] if len(fitting) == 1 else _ask(mention, fitting)
     if chosen is None:
         return None
@@ -110,6 +110,23 @@ async def look_up(step: Step, mention: str) -> Found | None:
     how = "the only suggestion" if len(fitting) == 1 else "chosen by the user"
     note = f"“{mention}” taken as {outcome[0]['name']} ({how} of the enrichment source)"
     return Found(outcome[0], outcome[1], mention, note)
+
+
+async def _from_crm(step: Step, mention: str) -> Found | None:
+    """The one CRM company whose name or domain contains the mention (our own records know names the enrichment
+    source may spell differently); enriched by its domain."""
+    if len(mention) < 4:
+        return None
+    search = {"objectType": "companies", "query": mention, "properties": ["name", "domain"], "limit": 3}
+    found = await step.call("bi", "crm", "hubspot-search-objects", search, quiet=True)
+    results = (found[0] or {}).get("results", []) if found and isinstance(found[0], dict) else []
+    if len(results) != 1 or not results[0]["properties"].get("domain"):
+        return None
+    domain = results[0]["properties"]["domain"]
+    outcome = await step.call("bi", "enrichment", "enrich_organization", {"domain": domain})
+    if outcome is None or not isinstance(outcome[0], dict):
+        return None
+    return Found(outcome[0], outcome[1], mention, f"“{mention}” found in our CRM as {outcome[0]['name']} ({domain})")
 
 
 def _suggested(step: Step) -> list[str]:
