@@ -6,20 +6,27 @@ run), stateless `runs.wait`, and `runs.stream` to its first event and to its fir
 in milliseconds.
 
     python -m bench.server --runs 200                 # orchestra serve
+    python -m bench.server --runs 200 --redis 2       # two `orchestra serve` processes sharing a redis-server
     python -m bench.server --runs 200 --langgraph-dev # the same graph under `langgraph dev` (in-memory runtime)
+
+With `--redis N` the benchmark starts its own redis-server (no persistence) and N server processes on it; the client
+sends its runs to each process in turn, and each run executes on whichever process takes it from the queue.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from langgraph_sdk import get_client
@@ -36,16 +43,17 @@ from orchestra.core.settings import OrchestraSettings
 from orchestra.server.app import create_app
 from tests.server.graphs import echo
 settings = OrchestraSettings(data_dir=Path(sys.argv[2]))
-app = create_app(settings, {}, gateway_url="http://127.0.0.1:9", graphs={"echo": echo()})
+environ = {"REDIS_URL": sys.argv[3]} if len(sys.argv) > 3 else {}
+app = create_app(settings, environ, gateway_url="http://127.0.0.1:9", graphs={"echo": echo()})
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
 
 
-def _start(port: int, folder: Path, langgraph_dev: bool) -> subprocess.Popen[bytes]:
+def _start(port: int, folder: Path, langgraph_dev: bool, redis_url: str | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LANGGRAPH_CLI_NO_ANALYTICS": "1",
            "LANGGRAPH_NO_VERSION_CHECK": "true"}  # fmt: skip
     if not langgraph_dev:
-        command = [sys.executable, "-c", _ORCHESTRA, str(port), str(folder)]
+        command = [sys.executable, "-c", _ORCHESTRA, str(port), str(folder), *([redis_url] if redis_url else [])]
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     (folder / "graph.py").write_text("from tests.server.graphs import echo\ngraph = echo()\n")
     (folder / "langgraph.json").write_text(json.dumps({"dependencies": ["."], "graphs": {"echo": "./graph.py:graph"}}))
@@ -60,13 +68,30 @@ def _summary(name: str, samples: list[float]) -> str:
     return f"{name:<34} p50 {statistics.median(ordered):7.2f}  p95 {p95:7.2f}  mean {statistics.fmean(ordered):7.2f} ms"
 
 
-async def _measure(url: str, runs: int) -> None:
-    client = get_client(url=url, api_key=None, timeout=60)
-    thread = await client.threads.create()
-    for _ in range(10):  # warm up: imports, connections, first checkpoints
-        await client.runs.wait(thread["thread_id"], "echo", input=HI)
+@contextlib.contextmanager
+def _redis_server() -> Iterator[str]:
+    """A redis-server of the benchmark's own, on a free loopback port, without persistence; yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("--redis needs redis-server (apt-get install redis-server)")
+    port = free_port()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        child.terminate()
+        child.wait(10)
+
+
+async def _measure(urls: list[str], runs: int) -> None:
+    clients = [get_client(url=url, api_key=None, timeout=60) for url in urls]
+    thread = await clients[0].threads.create()
+    for n in range(10 * len(clients)):  # warm up: imports, connections, first checkpoints, in every process
+        await clients[n % len(clients)].runs.wait(thread["thread_id"], "echo", input=HI)
     waits, fresh, stateless, first_event, first_graph_event = [], [], [], [], []
-    for _ in range(runs):
+    for n in range(runs):
+        client = clients[n % len(clients)]
         started = time.perf_counter()
         await client.runs.wait(thread["thread_id"], "echo", input=HI)
         waits.append((time.perf_counter() - started) * 1000)
@@ -97,19 +122,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--langgraph-dev", action="store_true", help="Measure `langgraph dev` instead.")
+    parser.add_argument("--redis", type=int, default=0, metavar="N", help="N server processes on one redis-server.")
     args = parser.parse_args()
-    port = free_port()
-    with tempfile.TemporaryDirectory() as folder:
-        server = _start(port, Path(folder), args.langgraph_dev)
+    with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
+        redis_url = stack.enter_context(_redis_server()) if args.redis else None
+        ports = [free_port() for _ in range(max(args.redis, 1))]
+        servers = [_start(port, Path(folder), args.langgraph_dev, redis_url) for port in ports]
         try:
-            wait_http(f"http://127.0.0.1:{port}/ok", 90)
-            print(
-                f"{'langgraph dev' if args.langgraph_dev else 'orchestra serve'}: {args.runs} runs of a one-node graph"
-            )
-            asyncio.run(_measure(f"http://127.0.0.1:{port}", args.runs))
+            for port in ports:
+                wait_http(f"http://127.0.0.1:{port}/ok", 90)
+            what = "langgraph dev" if args.langgraph_dev else "orchestra serve"
+            where = f", {args.redis} process(es) on Redis" if args.redis else ""
+            print(f"{what}{where}: {args.runs} runs of a one-node graph")
+            asyncio.run(_measure([f"http://127.0.0.1:{port}" for port in ports], args.runs))
         finally:
-            server.terminate()
-            server.wait(30)
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                server.wait(30)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The FastAPI app of `orchestra serve`: its parts are built in the lifespan (checkpointer, record store, run
-contexts, queue, event broker) and reach routes through `Depends`; tests pass graphs of their own."""
+contexts, and the run machinery of `wiring.py`) and reach routes through `Depends`; tests pass graphs of their
+own."""
 
 from __future__ import annotations
 
@@ -19,18 +20,13 @@ from orchestra.graphs.context import ServedContexts
 from orchestra.server.auth import Access
 from orchestra.server.deps import ServerParts
 from orchestra.server.errors import ApiError
-from orchestra.server.events import LocalEventBroker
-from orchestra.server.executor import RunExecutor
 from orchestra.server.graphs import GraphRegistry
 from orchestra.server.guard import RequestGuard
 from orchestra.server.jsonio import JsonReply
-from orchestra.server.locks import ThreadLocks
-from orchestra.server.manager import RunManager
-from orchestra.server.metrics import ServerMetrics
-from orchestra.server.queue import LocalRunQueue
 from orchestra.server.records import now_iso
 from orchestra.server.routes import assistants, meta, runs, threads
 from orchestra.server.store import open_record_store
+from orchestra.server.wiring import run_parts
 
 log = logging.getLogger("orchestra.server")
 
@@ -67,24 +63,14 @@ def create_app(
             sweeper = asyncio.create_task(_release_idle_sessions(contexts, config.runs.tool_session_idle))
             stack.push_async_callback(_stopped, sweeper)
             registry = GraphRegistry(served, saver, now_iso())
-            broker = LocalEventBroker(config.runs.event_retention, config.runs.max_retained_streams)
-            locks = ThreadLocks()
-            queue: LocalRunQueue | None = None
-            metrics = ServerMetrics(lambda: queue.depth if queue else 0, lambda: queue.executing if queue else 0)
-            executor = RunExecutor(
-                graphs=registry, contexts=contexts, store=store, broker=broker, locks=locks, metrics=metrics,
-                timeout=config.runs.timeout, has_waiting=lambda key: queue is not None and queue.has_waiting(key),
-            )  # fmt: skip
-            queue = LocalRunQueue(executor.execute, executor.discard, config.runs.max_concurrent)
-            manager = RunManager(store=store, queue=queue, broker=broker, graphs=registry, locks=locks, metrics=metrics)
-            await manager.recover()
+            runs = await stack.enter_async_context(run_parts(config, registry, contexts, store, redis_url))
             info = await asyncio.to_thread(meta.server_info)
-            app.state.orchestra = ServerParts(config, registry, store, manager, broker, locks, metrics, info)
+            app.state.orchestra = ServerParts(config, registry, store, runs.manager, runs.broker, runs.locks,
+                                              runs.metrics, info)  # fmt: skip
             try:
                 yield
             finally:
                 app.state.orchestra = None
-                await queue.aclose()
 
     app = FastAPI(
         title="Orchestra server",

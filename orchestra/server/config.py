@@ -57,7 +57,8 @@ class ServerRuns(_Section):
         32,
         ge=1,
         description="Runs executing at once in this process, across all threads; later runs wait as `pending` "
-        "(the `orchestra_server_queue_depth` metric).",
+        "(the `orchestra_server_queue_depth` metric). With `REDIS_URL` this is the process's share: every server "
+        "process on the Redis takes up to this many runs from the shared queue.",
     )
     timeout: Duration = Field(3600.0, description="A run still going after this long is stopped with status `timeout`.")
     stream_heartbeat: Duration = Field(
@@ -67,7 +68,8 @@ class ServerRuns(_Section):
     )
     event_retention: Duration = Field(
         600.0,
-        description="How long a finished run's events stay in memory, replayable with `Last-Event-ID`.",
+        description="How long a finished run's events stay in memory (in Redis with `REDIS_URL`), replayable with "
+        "`Last-Event-ID`.",
     )
     tool_session_idle: Duration = Field(
         900.0,
@@ -75,7 +77,17 @@ class ServerRuns(_Section):
         "a tool call, never during one; the thread's next call opens them again.",
     )
     max_retained_streams: int = Field(
-        1000, ge=1, description="Finished runs whose events are kept at most; the oldest are forgotten first."
+        1000,
+        ge=1,
+        description="Finished runs whose events are kept in memory at most; the oldest are forgotten first "
+        "(without `REDIS_URL`; in Redis they go after `event_retention`).",
+    )
+    lost_after: Duration = Field(
+        5.0,
+        ge=1.0,
+        description="With `REDIS_URL`: a server process that has sent no heartbeat for a run this long (rounded up "
+        "to whole seconds) is taken for lost, and another process resumes the run from its last checkpoint, once. "
+        "Heartbeats go every fifth of it; keep it above the longest time a process's event loop may stall.",
     )
 
 

@@ -1,9 +1,10 @@
 """A run's event stream: every event gets the next id of its run, is kept, and wakes every listener at once.
 
-`EventBroker` is the seam for scale-out: this process's `LocalEventBroker` keeps streams in memory; a broker over
-Redis streams can replace it without the routes or the executor changing. Ids are the event's index in its run
-(0, 1, 2, ...), so `Last-Event-ID: N` resumes at N + 1 and `-1` replays from the start, as the LangGraph SDKs do.
-Listeners wait on a future that the next event resolves: no polling, no delay between an event and its delivery.
+`EventBroker` is the seam for scale-out: this process's `LocalEventBroker` keeps streams in memory; with `REDIS_URL`,
+`RedisEventBroker` (`redis_events.py`) keeps them in Redis Streams, so any process streams a run another executes.
+Ids are the event's index in its run (0, 1, 2, ...), so `Last-Event-ID: N` resumes at N + 1 and `-1` replays from the
+start, as the LangGraph SDKs do. Listeners wait on a future that the next event resolves: no polling, no delay
+between an event and its delivery.
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ class EventBroker(Protocol):
         """End the stream; every listener gets `outcome` after the events it had not yet read."""
         ...
 
-    def subscribe(self, run_id: str, after: int | None) -> Subscription | None:
+    async def subscribe(self, run_id: str, after: int | None, *, live: bool = True) -> Subscription | None:
         """Events after id `after` (`-1`: all; None: only those published from now on); None when this broker does
-        not know the run (it ended before this process started, or its events are no longer kept)."""
+        not know the run (it ended before this process started, or its events are no longer kept). `live`: the run
+        may still publish (it was pending or running when last read), so a stream not started yet is awaited."""
         ...
 
 
@@ -107,7 +109,7 @@ class LocalEventBroker:
         self._finished[run_id] = time.monotonic()
         self._forget_old()
 
-    def subscribe(self, run_id: str, after: int | None) -> _LocalSubscription | None:
+    async def subscribe(self, run_id: str, after: int | None, *, live: bool = True) -> _LocalSubscription | None:
         self._forget_old()
         log = self._logs.get(run_id)
         if log is None:

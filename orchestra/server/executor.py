@@ -3,7 +3,10 @@ every chunk published to the run's listeners as it comes, then the run and threa
 
 Cancellation reaches only the graph's own task (`RunHandle.task`), so settling the records always completes: a run
 interrupted by a client ends `interrupted`, one rolled back disappears with its checkpoints, one past the timeout ends
-`timeout`, and one stopped by the server shutting down ends `error` (`manager.py` says why it is not retried).
+`timeout`, and one stopped by the server shutting down ends `error` (`manager.py` says why it is not retried). In
+Redis mode a process that stops (or is taken for lost) lets go of its runs instead: it records nothing, and another
+process resumes each from its last checkpoint (attempt 2: the graph is invoked with no input on the thread, as
+LangGraph resumes; writes the lost attempt had started are refused, see `orchestra.core.writes`).
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from langgraph.types import Command
 
+from orchestra.core.writes import journal_writes
 from orchestra.graphs.context import ServedContexts
 from orchestra.server.checkpoints import delete_run_checkpoints
 from orchestra.server.events import EventBroker, RunOutcome
@@ -25,7 +29,7 @@ from orchestra.server.graphs import GraphRegistry
 from orchestra.server.jsonio import dumps, error_json, normalized
 from orchestra.server.locks import ThreadLocks
 from orchestra.server.metrics import ServerMetrics
-from orchestra.server.queue import RunHandle, ThreadKey
+from orchestra.server.queue import CancelAction, RunHandle, ThreadKey
 from orchestra.server.records import RunRecord, ThreadStatus
 from orchestra.server.state import pending_interrupts
 from orchestra.server.store import RecordStore
@@ -36,6 +40,10 @@ log = logging.getLogger("orchestra.server")
 SERVER_STOPPED = (
     "the server stopped while this run was executing; start a run with no input on the thread to continue from its "
     "last checkpoint"
+)
+STATELESS_LOST = (
+    "the server process executing this stateless run was lost; a stateless run keeps no checkpoints, so it is not "
+    "started again (it could repeat what it had done): create it again"
 )
 
 
@@ -49,10 +57,15 @@ class RunExecutor:
 
     def __init__(
         self, *, graphs: GraphRegistry, contexts: ServedContexts, store: RecordStore, broker: EventBroker,
-        locks: ThreadLocks, metrics: ServerMetrics, timeout: float, has_waiting: Callable[[ThreadKey], bool],
+        locks: ThreadLocks, metrics: ServerMetrics, timeout: float,
+        has_waiting: Callable[[ThreadKey], Awaitable[bool]], let_go: CancelAction = "shutdown",
     ) -> None:  # fmt: skip
+        """`let_go`: what it means when the task executing a run is cancelled from outside (the process stops, or
+        the Redis queue takes the run away): `shutdown` (the run ends `error`) or `release` (another process
+        resumes it)."""
         self._graphs, self._contexts, self._store, self._broker = graphs, contexts, store, broker
         self._locks, self._metrics, self._timeout, self._has_waiting = locks, metrics, timeout, has_waiting
+        self._let_go = let_go
 
     async def execute(self, handle: RunHandle) -> None:
         try:
@@ -76,10 +89,12 @@ class RunExecutor:
         run = handle.run.updated(status="running")
         await self._store.put_run(run)
         self._metrics.run_started(run)
-        await self._broker.publish(run.run_id, "metadata", dumps({"run_id": run.run_id, "attempt": 1}))
+        await self._broker.publish(run.run_id, "metadata", dumps({"run_id": run.run_id, "attempt": handle.attempt}))
         context = self._contexts.for_run(self._graphs.saver(run.tenant).key(run.thread_id))
         seen = _Seen()
-        handle.task = asyncio.create_task(self._stream(run, context, seen), name=f"orchestra-run-{run.run_id}")
+        with journal_writes(handle.journal):  # the graph's task (and the nodes' tasks) copy it
+            graph = self._stream(run, context, seen, handle.attempt)
+            handle.task = asyncio.create_task(graph, name=f"orchestra-run-{run.run_id}")
         if handle.action is not None:  # cancelled while its status was being written
             handle.task.cancel()
         timer = asyncio.get_running_loop().call_later(self._timeout, handle.cancel, "timeout")
@@ -90,7 +105,7 @@ class RunExecutor:
         except asyncio.CancelledError:
             if not handle.task.done():  # this worker itself is being cancelled: stop the graph, then settle
                 stopping = True
-                handle.cancel("shutdown")
+                handle.cancel(self._let_go)
                 with contextlib.suppress(BaseException):
                     await handle.task
         except Exception as exc:
@@ -98,7 +113,7 @@ class RunExecutor:
         finally:
             timer.cancel()
         if handle.task.cancelled() and handle.action is None:
-            handle.action = "shutdown"
+            handle.action = self._let_go
         await self._settle(run, handle, error, seen)
         self._metrics.model_usage(run, context.usage)
         if stopping:
@@ -107,7 +122,7 @@ class RunExecutor:
     async def discard(self, handle: RunHandle) -> None:
         """A run cancelled while it waited: interrupted, or gone with `rollback`; left `pending` at shutdown."""
         run = handle.run
-        if handle.action == "shutdown":
+        if handle.action in ("shutdown", "release"):
             return
         if handle.action == "rollback":
             await self._store.delete_run(run.tenant, run.run_id)
@@ -116,13 +131,30 @@ class RunExecutor:
         await self._broker.close(run.run_id, RunOutcome("interrupted", b"{}"))
         self._metrics.run_finished(run, "interrupted")
 
-    async def _stream(self, run: RunRecord, context: Any, seen: _Seen) -> None:
+    async def give_up(self, handle: RunHandle, message: str) -> None:
+        """End a run without executing it again (its processes were lost too often): `error`, with `message`."""
+        try:
+            await self._settle(handle.run, handle, RuntimeError(message), _Seen())
+        except Exception as exc:
+            log.exception("run %s could not be settled", handle.run.run_id)
+            await self._abandon(handle.run, exc)
+
+    async def _stream(self, run: RunRecord, context: Any, seen: _Seen, attempt: int) -> None:
         ephemeral = _ephemeral(run)
+        if attempt > 1 and ephemeral:
+            raise RuntimeError(STATELESS_LOST)
         # A stateless run whose thread goes when it ends writes no checkpoints, as in the LangGraph API.
         graph = self._graphs.base(run.graph_id) if ephemeral else self._graphs.for_tenant(run.graph_id, run.tenant)
         kwargs = run.kwargs
         config = _config(run)
-        await self._check_resume(run, graph, config)
+        graph_input = _graph_input(kwargs)
+        if attempt > 1 and await self._checkpointed(run):
+            # Taken over after its process was lost: its input is in the thread already, so it continues from its
+            # own last checkpoint (LangGraph re-runs only the step that was executing), not from where it began.
+            config["configurable"].pop("checkpoint_id", None)
+            graph_input = None
+        else:
+            await self._check_resume(run, graph, config)
         requested: list[str] = kwargs.get("stream_mode") or ["values"]
         translator = ChunkTranslator(requested)
         subgraphs = bool(kwargs.get("stream_subgraphs"))
@@ -131,7 +163,7 @@ class RunExecutor:
         lifted = {"custom", "messages"} & set(graph_modes(requested)) if not subgraphs else set()
         first = True
         stream = graph.astream(
-            _graph_input(kwargs), config, context=context,
+            graph_input, config, context=context,
             stream_mode=graph_modes([*requested, "values"]),
             subgraphs=subgraphs or bool(lifted), interrupt_before=kwargs.get("interrupt_before"),
             # "sync": each step's checkpoint is written before the next starts, so a crash never loses a finished
@@ -151,8 +183,15 @@ class RunExecutor:
                 for event, payload in translator.translate(tuple(namespace), mode, chunk):
                     if first:
                         first = False
-                        self._metrics.first_event(run)
+                        if attempt == 1:
+                            self._metrics.first_event(run)
                     await self._broker.publish(run.run_id, event, dumps(payload))
+
+    async def _checkpointed(self, run: RunRecord) -> bool:
+        """Whether the thread's last checkpoint was written by this run."""
+        saver = self._graphs.saver(run.tenant)
+        last = await saver.aget_tuple({"configurable": {"thread_id": run.thread_id, "checkpoint_ns": ""}})
+        return last is not None and (last.metadata or {}).get("run_id") == run.run_id
 
     async def _check_resume(self, run: RunRecord, graph: Any, config: dict[str, Any]) -> None:
         """Refuse a resume whose interrupt was answered meanwhile, so two resumes of one interrupt never both run."""
@@ -170,6 +209,13 @@ class RunExecutor:
 
     async def _settle(self, run: RunRecord, handle: RunHandle, error: BaseException | None, seen: _Seen) -> None:
         action = handle.action
+        if action == "release":  # another process resumes the run; its records and stream stay as they are
+            log.info("run %s let go (%s); another server process resumes it", run.run_id, action)
+            return
+        if handle.current is not None and not await handle.current():
+            log.warning("run %s was taken over by another server process; not recording this attempt's end",
+                        run.run_id)  # fmt: skip
+            return
         status = {"interrupt": "interrupted", "rollback": "interrupted", "timeout": "timeout",
                   "shutdown": "error"}.get(action or "", "error" if error else "success")  # fmt: skip
         if action == "timeout":
@@ -217,7 +263,7 @@ class RunExecutor:
             if thread is not None:
                 thread = thread.updated(
                     values=values, values_loaded=True, interrupts=interrupts, state_updated_at=thread.updated_at,
-                    status=self._thread_status(run, error is not None, waiting),
+                    status=await self._thread_status(run, error is not None, waiting),
                     error=error_json(error) if error is not None else None,
                 )  # fmt: skip
             if action == "rollback":
@@ -228,8 +274,8 @@ class RunExecutor:
                 await self._store.put_run(run.updated(status=status), thread)
         return values, interrupts
 
-    def _thread_status(self, run: RunRecord, failed: bool, waiting: bool) -> ThreadStatus:
-        if self._has_waiting((run.tenant, run.thread_id)):
+    async def _thread_status(self, run: RunRecord, failed: bool, waiting: bool) -> ThreadStatus:
+        if await self._has_waiting((run.tenant, run.thread_id)):
             return "busy"
         if failed:
             return "error"

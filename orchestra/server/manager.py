@@ -6,10 +6,12 @@ Multitask strategies, when a run arrives on a thread that has one waiting or exe
 others (their finished steps stay) and runs it next; `rollback` stops them too, deletes them and their checkpoints
 (the thread is back where it was before them), then runs it.
 
-Recovery at start: a run left `pending` never started, so it is queued again (in creation order); a run left
-`running` ends as `error` with a message saying how to continue. It is not retried because the step it was in may
-have written to an external system (a CRM update, a deployment) before the process died, and retrying would repeat
-that write; a client that knows the step is safe resumes the thread from its last checkpoint (a run with no input).
+Recovery at start (one process): a run left `pending` never started, so it is queued again (in creation order); a
+run left `running` ends as `error` with a message saying how to continue. It is not retried because the step it was
+in may have written to an external system (a CRM update, a deployment) before the process died, and retrying would
+repeat that write; a client that knows the step is safe resumes the thread from its last checkpoint (a run with no
+input). With Redis the queue recovers them instead (`RedisRunQueue.recover`): a process starting never judges the
+runs other processes execute, and a lost process's run is resumed once by another, its started writes refused.
 """
 
 from __future__ import annotations
@@ -23,8 +25,7 @@ from orchestra.server.executor import SERVER_STOPPED
 from orchestra.server.graphs import GraphRegistry
 from orchestra.server.jsonio import dumps
 from orchestra.server.locks import ThreadLocks
-from orchestra.server.metrics import ServerMetrics
-from orchestra.server.queue import CancelAction, LocalRunQueue
+from orchestra.server.queue import CancelAction, RunQueue
 from orchestra.server.records import RunRecord, ThreadRecord, new_id, now_iso
 from orchestra.server.schemas import RunCreate
 from orchestra.server.store import RecordStore
@@ -36,11 +37,11 @@ BUSY = "Thread is already running a task. Wait for it to finish or choose a diff
 
 class RunManager:
     def __init__(
-        self, *, store: RecordStore, queue: LocalRunQueue, broker: EventBroker, graphs: GraphRegistry,
-        locks: ThreadLocks, metrics: ServerMetrics,
+        self, *, store: RecordStore, queue: RunQueue, broker: EventBroker, graphs: GraphRegistry,
+        locks: ThreadLocks,
     ) -> None:  # fmt: skip
         self._store, self._queue, self._broker, self._graphs = store, queue, broker, graphs
-        self._locks, self._metrics = locks, metrics
+        self._locks = locks
 
     async def create(self, tenant: str, thread_id: str | None, body: RunCreate) -> RunRecord:
         """Admit a run on `thread_id` (None: a stateless run on a temporary thread); raises 404, 409 or 400."""
@@ -61,7 +62,7 @@ class RunManager:
                     raise thread_not_found(thread_id)
                 extra = {**((body.config or {}).get("metadata") or {}), **(body.metadata or {})}
                 thread = ThreadRecord.new(tenant, thread_id, extra)
-            inflight = self._queue.inflight((tenant, thread_id))
+            inflight = await self._queue.inflight((tenant, thread_id))
             if inflight and body.multitask_strategy == "reject":
                 raise Conflict(BUSY)
             run = self._new_run(tenant, thread, assistant.assistant_id, assistant.graph_id, body, stateless)
@@ -71,11 +72,10 @@ class RunManager:
             )
             await self._store.put_run(run, thread)
             self._broker.open(run.run_id)
-            self._metrics.run_admitted(run)
             if inflight and body.multitask_strategy in ("interrupt", "rollback"):
                 for run_id in inflight:
-                    self._queue.cancel(tenant, run_id, body.multitask_strategy)  # type: ignore[arg-type]
-            self._queue.submit(run)
+                    await self._queue.cancel(tenant, run_id, body.multitask_strategy)  # type: ignore[arg-type]
+            await self._queue.submit(run)
         return run
 
     def _new_run(
@@ -105,13 +105,13 @@ class RunManager:
             raise run_not_found(run_id)
         return run
 
-    def cancel(self, run: RunRecord, action: CancelAction) -> None:
+    async def cancel(self, run: RunRecord, action: CancelAction) -> None:
         """Stop `run` if it waits or executes; a finished run is left as it is."""
-        self._queue.cancel(run.tenant, run.run_id, action)
+        await self._queue.cancel(run.tenant, run.run_id, action)
 
     async def outcome(self, run: RunRecord) -> RunOutcome:
         """Wait for `run` to end (woken by its end, no polling); from the records if it ended in another process."""
-        subscription = self._broker.subscribe(run.run_id, -1)
+        subscription = await self._broker.subscribe(run.run_id, -1, live=run.active)
         while subscription is not None:
             found = await subscription.next()
             if isinstance(found, RunOutcome):
@@ -134,15 +134,15 @@ class RunManager:
 
     async def stop_thread_runs(self, tenant: str, thread_id: str) -> None:
         """Cancel every run of the thread and wait until each has settled (before the thread is deleted)."""
-        for run_id in self._queue.inflight((tenant, thread_id)):
+        for run_id in await self._queue.inflight((tenant, thread_id)):
             run = await self._store.get_run(tenant, run_id)
-            self._queue.cancel(tenant, run_id, "interrupt")
+            await self._queue.cancel(tenant, run_id, "interrupt")
             if run is not None:
                 await self.outcome(run)
 
     async def recover(self) -> None:
         """Settle what a stopped process left: see the module docstring for the rule and why."""
-        unfinished = await self._store.unfinished_runs()
+        unfinished = await self._queue.recover(await self._store.unfinished_runs())
         for run in unfinished:
             if run.status == "pending" and not run.temporary:
                 continue
@@ -165,8 +165,7 @@ class RunManager:
                     if thread is not None:
                         await self._store.put_thread(thread.updated(status="busy"))
                 self._broker.open(run.run_id)
-                self._metrics.run_admitted(run)
-                self._queue.submit(run)
+                await self._queue.submit(run)
 
 
 def _interrupts_answered(command: dict[str, Any] | None, thread: ThreadRecord) -> list[str]:

@@ -3,6 +3,7 @@ duration, time to first event, queue depth, executing runs, open streams, model 
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 
@@ -38,21 +39,17 @@ class ServerMetrics:
                                     registry=r)  # fmt: skip
         self.model_cost = Counter("orchestra_server_model_cost_usd", "Model cost of runs, in USD (LiteLLM prices).",
                                   ["graph"], registry=r)  # fmt: skip
-        self._admitted: dict[str, float] = {}
         self._started: dict[str, float] = {}
-
-    def run_admitted(self, run: RunRecord) -> None:
-        self._admitted[run.run_id] = time.monotonic()
 
     def run_started(self, run: RunRecord) -> None:
         self._started[run.run_id] = time.monotonic()
 
     def first_event(self, run: RunRecord) -> None:
-        if (admitted := self._admitted.get(run.run_id)) is not None:
-            self.first_event_latency.labels(run.graph_id).observe(time.monotonic() - admitted)
+        """From the run's creation (its record's time: with Redis another process may have created it)."""
+        created = dt.datetime.fromisoformat(run.created_at).timestamp()
+        self.first_event_latency.labels(run.graph_id).observe(max(time.time() - created, 0.0))
 
     def run_finished(self, run: RunRecord, status: str) -> None:
-        self._admitted.pop(run.run_id, None)
         self.runs.labels(run.graph_id, status).inc()
         if (started := self._started.pop(run.run_id, None)) is not None:
             self.duration.labels(run.graph_id).observe(time.monotonic() - started)

@@ -1,8 +1,8 @@
 """Where admitted runs wait and who executes them: per thread one run at a time, in order; across threads at most
 `max_concurrent` at once.
 
-`RunQueue` is the seam for scale-out: `LocalRunQueue` executes runs as tasks of this process; a queue over Redis
-(several server processes taking runs from it, thread locks in Redis) can replace it without the routes changing.
+`RunQueue` is the seam for scale-out: `LocalRunQueue` executes runs as tasks of this process; with `REDIS_URL`,
+`RedisRunQueue` (`redis_queue.py`) shares them among every server process on the same Redis.
 """
 
 from __future__ import annotations
@@ -15,11 +15,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from orchestra.core.writes import WriteJournal
 from orchestra.server.records import RunRecord
 
 log = logging.getLogger("orchestra.server")
 
-CancelAction = Literal["interrupt", "rollback", "timeout", "shutdown"]
+# `shutdown`: this process stops and the run ends `error` (one process, no one to take it over). `release` (Redis
+# mode): this process lets go of the run (it stops, or the cluster took the run away because it looked dead), and
+# another process resumes it from its last checkpoint.
+CancelAction = Literal["interrupt", "rollback", "timeout", "shutdown", "release"]
 ThreadKey = tuple[str, str]  # (tenant, thread id)
 
 
@@ -30,6 +34,11 @@ class RunHandle:
     run: RunRecord
     action: CancelAction | None = None
     task: asyncio.Task[None] | None = None  # the graph's task, while it executes
+    attempt: int = 1  # > 1: a retry after the process executing it was lost; resumes from its last checkpoint
+    # Redis mode: whether this execution is still the run's current one (checked before its end is recorded), and
+    # the journal of the writes it starts (`orchestra.core.writes`).
+    current: Callable[[], Awaitable[bool]] | None = None
+    journal: WriteJournal | None = None
 
     def cancel(self, action: CancelAction) -> None:
         if self.action is None:
@@ -39,21 +48,35 @@ class RunHandle:
 
 
 class RunQueue(Protocol):
-    def inflight(self, key: ThreadKey) -> list[str]:
+    async def inflight(self, key: ThreadKey) -> list[str]:
         """Ids of the thread's runs waiting or executing, in order."""
         ...
 
-    def submit(self, run: RunRecord) -> None:
+    async def has_waiting(self, key: ThreadKey) -> bool:
+        """Whether runs of the thread wait behind the one executing."""
+        ...
+
+    async def submit(self, run: RunRecord) -> None:
         """Execute `run` after the thread's runs already admitted."""
         ...
 
-    def cancel(self, tenant: str, run_id: str, action: CancelAction) -> bool:
-        """Stop the run if it waits or executes here; False when it does neither."""
+    async def cancel(self, tenant: str, run_id: str, action: CancelAction) -> bool:
+        """Stop the run if it waits or executes; False when it does neither."""
+        ...
+
+    async def recover(self, unfinished: list[RunRecord]) -> list[RunRecord]:
+        """Take up what this queue can of the runs a stopped process left (`unfinished`: every run pending or
+        running); returns those left to the one-process rule (`RunManager.recover`)."""
         ...
 
     @property
     def depth(self) -> int:
         """Runs admitted and not yet executing."""
+        ...
+
+    @property
+    def executing(self) -> int:
+        """Runs executing in this process."""
         ...
 
     async def aclose(self) -> None:
@@ -84,13 +107,13 @@ class LocalRunQueue:
         self._chores: set[asyncio.Task[None]] = set()
         self._waiting_for_slot = 0
 
-    def inflight(self, key: ThreadKey) -> list[str]:
+    async def inflight(self, key: ThreadKey) -> list[str]:
         lane = self._lanes.get(key)
         if lane is None:
             return []
         return [h.run.run_id for h in ([lane.active] if lane.active else []) + list(lane.pending)]
 
-    def has_waiting(self, key: ThreadKey) -> bool:
+    async def has_waiting(self, key: ThreadKey) -> bool:
         lane = self._lanes.get(key)
         return bool(lane and lane.pending)
 
@@ -102,7 +125,10 @@ class LocalRunQueue:
     def executing(self) -> int:
         return sum(1 for lane in self._lanes.values() if lane.active is not None)
 
-    def submit(self, run: RunRecord) -> None:
+    async def recover(self, unfinished: list[RunRecord]) -> list[RunRecord]:
+        return unfinished  # nothing else could have been executing them: all go to the one-process rule
+
+    async def submit(self, run: RunRecord) -> None:
         key = (run.tenant, run.thread_id)
         lane = self._lanes.setdefault(key, _Lane())
         handle = RunHandle(run)
@@ -111,7 +137,7 @@ class LocalRunQueue:
         if lane.worker is None:
             lane.worker = asyncio.create_task(self._drain(key, lane), name=f"orchestra-thread-{run.thread_id}")
 
-    def cancel(self, tenant: str, run_id: str, action: CancelAction) -> bool:
+    async def cancel(self, tenant: str, run_id: str, action: CancelAction) -> bool:
         found = self._handles.get((tenant, run_id))
         if found is None:
             return False

@@ -34,7 +34,7 @@ class _FollowRun(Response):
         *,
         heartbeat: float,
         headers: Mapping[str, str] | None = None,
-        on_disconnect: Callable[[], None] | None = None,
+        on_disconnect: Callable[[], Awaitable[None]] | None = None,
         fallback: Callable[[], Awaitable[RunOutcome]] | None = None,
     ) -> None:
         self._subscription, self._heartbeat, self._headers = subscription, heartbeat, dict(headers or {})
@@ -54,7 +54,7 @@ class _FollowRun(Response):
             if not pump.done():  # the client left first
                 pump.cancel()
                 if self._on_disconnect is not None:
-                    self._on_disconnect()
+                    await self._on_disconnect()
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError, OSError):
                 await pump

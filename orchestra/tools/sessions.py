@@ -11,16 +11,18 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from langchain_core.tools import BaseTool
 from langchain_mcp_adapters.client import MultiServerMCPClient
+from langchain_mcp_adapters.interceptors import MCPToolCallRequest, MCPToolCallResult
 from langchain_mcp_adapters.tools import load_mcp_tools
 from mcp import ClientSession, types
 from mcp.shared.exceptions import McpError
 
+from orchestra.core.writes import before_external_write, journaling
 from orchestra.tools.gateway_client import endpoint_url
 
 TIERS = ("web", "design", "bi", "ai")
@@ -93,24 +95,44 @@ class ThreadTools:
                     self.reopened.append(f"the {tier} tools session was opened again ({self._lost.pop(tier)})")
             return self._sessions[tier]
 
-    async def repeatable(self, tier: str, pool: str, tool: str) -> bool:
-        """Whether calling `<pool>__<tool>` again with the same arguments gives the same answer and changes nothing
-        (its MCP annotations say read-only and idempotent), so an earlier result may stand in for a new call."""
+    async def _annotations_of(self, tier: str, name: str) -> types.ToolAnnotations | None:
         if tier not in self._annotations:
             listed = await self._while_held((await self.session(tier)).list_tools())
             self._annotations[tier] = {t.name: t.annotations for t in listed.tools}
-        annotations = self._annotations[tier].get(f"{pool}__{tool}")
+        return self._annotations[tier].get(name)
+
+    async def repeatable(self, tier: str, pool: str, tool: str) -> bool:
+        """Whether calling `<pool>__<tool>` again with the same arguments gives the same answer and changes nothing
+        (its MCP annotations say read-only and idempotent), so an earlier result may stand in for a new call."""
+        annotations = await self._annotations_of(tier, f"{pool}__{tool}")
         return bool(annotations and annotations.readOnlyHint and annotations.idempotentHint)
+
+    async def _journal_if_write(self, tier: str, name: str) -> None:
+        """Announce a call that is not safe to repeat (neither read-only nor idempotent, the gateway's rule) to the
+        run's write journal, when there is one (`orchestra.core.writes`)."""
+        if not journaling():
+            return
+        annotations = await self._annotations_of(tier, name)
+        if not (annotations and (annotations.readOnlyHint or annotations.idempotentHint)):
+            await before_external_write(name.replace("__", ".", 1))
 
     async def langchain_tools(self, tier: str) -> list[BaseTool]:
         """The tier's tools for a LangChain agent, bound to this thread's session."""
-        return await load_mcp_tools(await self.session(tier))
+
+        async def journaled(
+            request: MCPToolCallRequest, handler: Callable[[MCPToolCallRequest], Awaitable[MCPToolCallResult]]
+        ) -> MCPToolCallResult:
+            await self._journal_if_write(tier, request.name)
+            return await handler(request)
+
+        return await load_mcp_tools(await self.session(tier), tool_interceptors=[journaled])
 
     async def call(self, tier: str, pool: str, tool: str, arguments: dict[str, Any]) -> ToolCall:
         """Call `<pool>__<tool>` on the tier endpoint; the call goes into the ledger whether it worked or not."""
         started = time.perf_counter()
         self.busy += 1
         try:
+            await self._journal_if_write(tier, f"{pool}__{tool}")
             return await self._call(tier, pool, tool, arguments, started)
         finally:
             self.busy -= 1

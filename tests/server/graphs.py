@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import os
+from pathlib import Path
 from typing import Annotated, Any
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -15,6 +17,8 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from typing_extensions import TypedDict  # pydantic describes only these on Python 3.11 (assistant schemas)
+
+from orchestra.core.writes import before_external_write
 
 
 class Chat(TypedDict, total=False):
@@ -162,6 +166,92 @@ def nested() -> CompiledStateGraph:
     return graph.compile(name="nested")
 
 
+# Graphs for the tests with several server processes (test_scale_out.py), which share no asyncio events: a run writes
+# its process id to `<folder>/<label>.reached` when it gets to its waiting node, then waits for `<folder>/<label>.open`
+# to exist (the test creates it).
+
+
+class Held(TypedDict, total=False):
+    label: str
+    folder: str
+    hold: str  # ledger: the node that waits, "write" (after its write) or "after"
+    steps: Annotated[list[str], operator.add]
+    finished_by: int
+
+
+async def _wait_at_the_gate(state: Held) -> None:
+    folder, label = Path(state["folder"]), state["label"]
+    await asyncio.to_thread((folder / f"{label}.reached").write_text, str(os.getpid()))
+    gate = folder / f"{label}.open"
+    async with asyncio.timeout(60):
+        while not await asyncio.to_thread(gate.exists):
+            await asyncio.sleep(0.02)
+
+
+async def _held_first(state: Held) -> Held:
+    return {"steps": [f"{state['label']}:first"]}
+
+
+async def _held_second(state: Held) -> Held:
+    await _wait_at_the_gate(state)
+    return {"steps": [f"{state['label']}:second"], "finished_by": os.getpid()}
+
+
+def held() -> CompiledStateGraph:
+    """`gated` across processes: a first step (checkpointed), then a second that waits for its gate file."""
+    graph = StateGraph(Held)
+    graph.add_node("first", _held_first)
+    graph.add_node("second", _held_second)
+    graph.add_edge(START, "first")
+    graph.add_edge("first", "second")
+    graph.add_edge("second", END)
+    return graph.compile(name="held")
+
+
+def ledger_lines(folder: Path, label: str) -> list[str]:
+    """The writes `ledger` runs labelled `label` made, one line each (the process id that made it)."""
+    path = folder / f"{label}.ledger"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _append(path: Path, line: str) -> None:
+    with path.open("a") as ledger:
+        ledger.write(line + "\n")
+
+
+async def _ledger_prepare(state: Held) -> Held:
+    return {"steps": ["prepare"]}
+
+
+async def _write(state: Held) -> Held:
+    """Changes external state (appends a line to the ledger file), announced first as every such call must be."""
+    await before_external_write("the ledger append")
+    await asyncio.to_thread(_append, Path(state["folder"]) / f"{state['label']}.ledger", str(os.getpid()))
+    if state.get("hold") == "write":
+        await _wait_at_the_gate(state)
+    return {"steps": ["write"]}
+
+
+async def _after(state: Held) -> Held:
+    if state.get("hold") == "after":
+        await _wait_at_the_gate(state)
+    return {"steps": ["after"], "finished_by": os.getpid()}
+
+
+def ledger() -> CompiledStateGraph:
+    """prepare -> write (one counted write) -> after; the node named by `hold` waits at the gate, so a test can kill
+    the process executing the run while the write's node, or the node after it, is running."""
+    graph = StateGraph(Held)
+    graph.add_node("prepare", _ledger_prepare)
+    graph.add_node("write", _write)
+    graph.add_node("after", _after)
+    graph.add_edge(START, "prepare")
+    graph.add_edge("prepare", "write")
+    graph.add_edge("write", "after")
+    graph.add_edge("after", END)
+    return graph.compile(name="ledger")
+
+
 def all_graphs() -> dict[str, CompiledStateGraph]:
     return {
         "echo": echo(),
@@ -171,4 +261,6 @@ def all_graphs() -> dict[str, CompiledStateGraph]:
         "chat": chat(),
         "nested": nested(),
         "metered": metered(),
+        "held": held(),
+        "ledger": ledger(),
     }

@@ -14,7 +14,9 @@ from tests.server.conftest import KEYS, client
 
 async def test_assistants_are_the_served_graphs_by_id_or_graph_id(acme: LangGraphClient) -> None:
     found = await acme.assistants.search()
-    assert {a["graph_id"] for a in found} == {"echo", "approval", "progress", "gated", "chat", "nested", "metered"}
+    assert {a["graph_id"] for a in found} == {
+        "echo", "approval", "progress", "gated", "chat", "nested", "metered", "held", "ledger"
+    }  # fmt: skip
     echo = next(a for a in found if a["graph_id"] == "echo")
     assert uuid.UUID(echo["assistant_id"])  # a stable UUID, as LangGraph derives it
     assert (await acme.assistants.get("echo"))["assistant_id"] == echo["assistant_id"]

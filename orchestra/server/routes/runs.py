@@ -3,7 +3,7 @@ stream (`Last-Event-ID`), cancel and delete."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
@@ -24,26 +24,26 @@ def _paths(run: RunRecord) -> tuple[str, str]:
     return base, f"{base}/stream"
 
 
-def _on_disconnect(server: ServerParts, run: RunRecord, cancel: bool) -> Callable[[], None] | None:
+def _on_disconnect(server: ServerParts, run: RunRecord, cancel: bool) -> Callable[[], Awaitable[None]] | None:
     return (lambda: server.manager.cancel(run, "interrupt")) if cancel else None
 
 
-def _wait_reply(server: ServerParts, run: RunRecord, cancel_on_disconnect: bool) -> RunResult:
+async def _wait_reply(server: ServerParts, run: RunRecord, cancel_on_disconnect: bool) -> RunResult:
     base, _ = _paths(run)
     return RunResult(
-        server.broker.subscribe(run.run_id, -1), heartbeat=server.config.runs.stream_heartbeat,
+        await server.broker.subscribe(run.run_id, -1, live=run.active), heartbeat=server.config.runs.stream_heartbeat,
         headers={"Location": f"{base}/join", "Content-Location": base},
         on_disconnect=_on_disconnect(server, run, cancel_on_disconnect),
         fallback=lambda: server.manager.outcome(run),
     )  # fmt: skip
 
 
-def _stream_reply(
+async def _stream_reply(
     server: ServerParts, run: RunRecord, after: int | None, modes: set[str] | None, cancel_on_disconnect: bool
 ) -> RunEventStream:
     base, stream = _paths(run)
     return RunEventStream(
-        server.broker.subscribe(run.run_id, after), modes=modes, metrics=server.metrics,
+        await server.broker.subscribe(run.run_id, after, live=run.active), modes=modes, metrics=server.metrics,
         heartbeat=server.config.runs.stream_heartbeat, headers={"Location": stream, "Content-Location": base},
         on_disconnect=_on_disconnect(server, run, cancel_on_disconnect),
     )  # fmt: skip
@@ -61,13 +61,13 @@ async def create(thread_id: str, body: RunCreate, server: Parts, tenant: Tenant)
 @router.post("/threads/{thread_id}/runs/wait", summary="Create a run and answer with its final values")
 async def wait(thread_id: str, body: RunCreate, server: Parts, tenant: Tenant) -> RunResult:
     run = await server.manager.create(tenant, checked_uuid(thread_id), body)
-    return _wait_reply(server, run, body.on_disconnect == "cancel")
+    return await _wait_reply(server, run, body.on_disconnect == "cancel")
 
 
 @router.post("/threads/{thread_id}/runs/stream", summary="Create a run and stream its events (SSE)")
 async def stream(thread_id: str, body: RunCreate, server: Parts, tenant: Tenant) -> RunEventStream:
     run = await server.manager.create(tenant, checked_uuid(thread_id), body)
-    return _stream_reply(server, run, -1, None, body.on_disconnect == "cancel")
+    return await _stream_reply(server, run, -1, None, body.on_disconnect == "cancel")
 
 
 @router.get("/threads/{thread_id}/runs", summary="The thread's runs, newest first")
@@ -101,7 +101,7 @@ async def join(
     thread_id: str, run_id: str, server: Parts, tenant: Tenant, cancel_on_disconnect: bool = False
 ) -> RunResult:
     run = await server.manager.get(tenant, checked_uuid(thread_id), checked_uuid(run_id, "run ID"))
-    return _wait_reply(server, run, cancel_on_disconnect)
+    return await _wait_reply(server, run, cancel_on_disconnect)
 
 
 @router.get("/threads/{thread_id}/runs/{run_id}/stream", summary="Join a run's event stream (SSE)")
@@ -118,7 +118,7 @@ async def join_stream(
         except ValueError:
             raise Unprocessable("Last-Event-ID: send the id of the last event received (an integer)") from None
     modes = {m for value in stream_mode or [] for m in value.strip("[]").replace('"', "").split(",") if m.strip()}
-    return _stream_reply(server, run, after, modes or None, cancel_on_disconnect)
+    return await _stream_reply(server, run, after, modes or None, cancel_on_disconnect)
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel", summary="Stop a run (interrupt keeps its steps)")
@@ -127,9 +127,9 @@ async def cancel(
     action: Literal["interrupt", "rollback"] = "interrupt",
 ) -> Response:  # fmt: skip
     run = await server.manager.get(tenant, checked_uuid(thread_id), checked_uuid(run_id, "run ID"))
-    server.manager.cancel(run, action)
+    await server.manager.cancel(run, action)
     if wait:
-        return _wait_reply(server, run, False)  # type: ignore[return-value]
+        return await _wait_reply(server, run, False)  # type: ignore[return-value]
     return Response(status_code=202)
 
 
@@ -145,10 +145,10 @@ async def create_stateless(body: RunCreate, server: Parts, tenant: Tenant) -> Js
 @router.post("/runs/wait", summary="Run a graph statelessly and answer with its final values")
 async def wait_stateless(body: RunCreate, server: Parts, tenant: Tenant) -> RunResult:
     run = await server.manager.create(tenant, None, body)
-    return _wait_reply(server, run, body.on_disconnect == "cancel")
+    return await _wait_reply(server, run, body.on_disconnect == "cancel")
 
 
 @router.post("/runs/stream", summary="Run a graph statelessly and stream its events (SSE)")
 async def stream_stateless(body: RunCreate, server: Parts, tenant: Tenant) -> RunEventStream:
     run = await server.manager.create(tenant, None, body)
-    return _stream_reply(server, run, -1, None, body.on_disconnect == "cancel")
+    return await _stream_reply(server, run, -1, None, body.on_disconnect == "cancel")
