@@ -120,6 +120,9 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Js
     """422 naming each bad field, in one string as the LangGraph API words it (`{"detail": "..."}`)."""
     problems = []
     for error in exc.errors():
+        if error["type"] == "json_invalid":  # FastAPI's loc is ("body", position): name the body, say what is wrong
+            problems.append(f"body: not valid JSON ({error.get('ctx', {}).get('error', error['msg'])})")
+            continue
         where = ".".join(str(part) for part in error["loc"] if part not in ("body",)) or "body"
         problems.append(f"{where}: {str(error['msg']).removeprefix('Value error, ')}")
     return JsonReply({"detail": "; ".join(problems)}, status_code=422)

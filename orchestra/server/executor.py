@@ -241,6 +241,7 @@ class RunExecutor:
             if not _ephemeral(run):
                 await self._graphs.saver(run.tenant).adelete_thread(run.thread_id)
             await self._store.delete_thread(run.tenant, run.thread_id)
+            await self._contexts.sessions.forget(self._graphs.saver(run.tenant).key(run.thread_id))
 
     async def _record(
         self, run: RunRecord, action: str | None, status: str, error: BaseException | None, seen: _Seen
@@ -310,10 +311,17 @@ def _graph_input(kwargs: dict[str, Any]) -> Any:
     return Command(update=command.get("update"), resume=command.get("resume"), goto=goto if goto is not None else ())
 
 
+def _reserved(key: str) -> bool:
+    """Configurable keys LangGraph keeps for itself (`__pregel_checkpointer`, `checkpoint_map`, ...): one sent by a
+    client would replace what the server gives the graph (its tenant's checkpointer, the run's scratchpad)."""
+    return key.startswith("__") or key == "checkpoint_map"
+
+
 def _config(run: RunRecord) -> dict[str, Any]:
     """The graph's config: the client's, with the thread, the run and the checkpoint to start from."""
     client = dict(run.kwargs.get("config") or {})
-    configurable = {**(client.get("configurable") or {}), **(run.kwargs.get("context") or {})}
+    configurable = {key: value for key, value in {**(client.get("configurable") or {}),
+                    **(run.kwargs.get("context") or {})}.items() if not _reserved(key)}  # fmt: skip
     configurable.update(thread_id=run.thread_id, run_id=run.run_id, graph_id=run.graph_id,
                         assistant_id=run.assistant_id)  # fmt: skip
     checkpoint = run.kwargs.get("checkpoint") or {}

@@ -49,7 +49,7 @@ class RunManager:
         if assistant is None:
             known = ", ".join(a.graph_id for a in self._graphs.assistants)
             raise NotFound(f"Assistant {body.assistant_id} not found; use an assistant id or a graph id ({known})")
-        if (body.config or {}).get("configurable") and body.context:
+        if body.config_dict.get("configurable") and body.context:
             raise BadRequest("Cannot specify both configurable and context. Prefer setting context alone.")
         stateless = thread_id is None
         if stateless and body.command is not None and body.command.resume is not None:
@@ -60,7 +60,7 @@ class RunManager:
             if thread is None:
                 if not stateless and body.if_not_exists != "create":
                     raise thread_not_found(thread_id)
-                extra = {**((body.config or {}).get("metadata") or {}), **(body.metadata or {})}
+                extra = {**(body.config_dict.get("metadata") or {}), **(body.metadata or {})}
                 thread = ThreadRecord.new(tenant, thread_id, extra)
             inflight = await self._queue.inflight((tenant, thread_id))
             if inflight and body.multitask_strategy == "reject":
@@ -83,14 +83,15 @@ class RunManager:
     ) -> RunRecord:
         command = body.command.model_dump(exclude_none=True) if body.command is not None else None
         kwargs: dict[str, Any] = {
-            "input": body.input, "command": command, "config": body.config or {}, "context": body.context or {},
+            "input": body.input, "command": command, "config": body.config_dict, "context": body.context or {},
             "stream_mode": body.modes, "stream_subgraphs": body.stream_subgraphs,
             "interrupt_before": body.interrupt_before, "interrupt_after": body.interrupt_after,
-            "checkpoint": body.checkpoint, "checkpoint_id": body.checkpoint_id, "durability": "sync",
+            "checkpoint": body.checkpoint.as_configurable() if body.checkpoint else None,
+            "checkpoint_id": body.checkpoint_id, "durability": "sync",
             "on_disconnect": body.on_disconnect, "temporary": stateless, "on_completion": body.on_completion,
             "resumes": _interrupts_answered(command, thread),
         }  # fmt: skip
-        metadata = {**thread.metadata, **((body.config or {}).get("metadata") or {}), **(body.metadata or {}),
+        metadata = {**thread.metadata, **(body.config_dict.get("metadata") or {}), **(body.metadata or {}),
                     "graph_id": graph_id, "assistant_id": assistant_id}  # fmt: skip
         stamp = now_iso()
         return RunRecord(tenant, new_id(), thread.thread_id, assistant_id, graph_id, stamp, stamp, "pending",

@@ -17,6 +17,32 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class CheckpointRef(_Body):
+    """A checkpoint named as the LangGraph API names one (`checkpoint_id`, `checkpoint_ns`); its thread is always the
+    one in the path."""
+
+    checkpoint_id: str | None = None
+    checkpoint_ns: str | None = None
+
+    def as_configurable(self) -> JsonObject:
+        return {key: value for key, value in self.model_dump().items() if value is not None}
+
+
+class RunConfig(BaseModel):
+    """A run's `config`: the keys LangGraph reads are checked; other keys pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    configurable: JsonObject | None = None
+    metadata: JsonObject | None = None
+    tags: list[str] | None = None
+    recursion_limit: int | None = Field(None, ge=1)
+    max_concurrency: int | None = Field(None, ge=1)
+
+    def as_dict(self) -> JsonObject:
+        return {key: value for key, value in self.model_dump().items() if value is not None}
+
+
 class ThreadCreate(_Body):
     thread_id: str | None = Field(None, description="Choose the thread's id (a UUID); a new one by default.")
     metadata: JsonObject | None = None
@@ -58,20 +84,20 @@ class ThreadCount(_Body):
 
 class HistoryRequest(_Body):
     limit: int = Field(10, ge=1, le=1000)
-    before: JsonObject | str | None = None
+    before: CheckpointRef | str | None = None
     metadata: JsonObject | None = None
-    checkpoint: JsonObject | None = None
+    checkpoint: CheckpointRef | None = None
 
 
 class StateUpdate(_Body):
     values: JsonObject | list[Any] | None = None
     as_node: str | None = None
-    checkpoint: JsonObject | None = None
+    checkpoint: CheckpointRef | None = None
     checkpoint_id: str | None = None
 
 
 class StateAtCheckpoint(_Body):
-    checkpoint: JsonObject
+    checkpoint: CheckpointRef
     subgraphs: bool = False
 
 
@@ -97,7 +123,7 @@ class RunCreate(_Body):
     assistant_id: str = Field(description="An assistant id, or a graph id of langgraph.json.")
     input: JsonObject | list[Any] | None = None
     command: CommandBody | None = None
-    config: JsonObject | None = None
+    config: RunConfig | None = None
     context: JsonObject | None = None
     metadata: JsonObject | None = None
     stream_mode: StreamMode | list[StreamMode] = "values"
@@ -109,7 +135,7 @@ class RunCreate(_Body):
     on_completion: Literal["delete", "keep"] = "delete"
     interrupt_before: Literal["*"] | list[str] | None = None
     interrupt_after: Literal["*"] | list[str] | None = None
-    checkpoint: JsonObject | None = None
+    checkpoint: CheckpointRef | None = None
     checkpoint_id: str | None = None
     durability: Literal["sync", "async", "exit"] | None = Field(
         None, description="Accepted; runs here always use `sync`, so a crash never loses a finished step."
@@ -138,6 +164,10 @@ class RunCreate(_Body):
         if self.feedback_keys:
             raise ValueError("feedback_keys: not supported by orchestra serve (it needs LangSmith)")
         return self
+
+    @property
+    def config_dict(self) -> JsonObject:
+        return self.config.as_dict() if self.config is not None else {}
 
     @property
     def modes(self) -> list[str]:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -202,6 +203,9 @@ def _structured(result: types.CallToolResult, text: str) -> Any:
         return text
 
 
+_RELEASED_KEPT = 10_000
+
+
 class ToolSessions:
     """Thread id -> its tools, for a process that serves many threads (`orchestra serve`, `langgraph dev`): held
     while the thread is active, released by `release_idle`, reopened (and said so) when the thread comes back."""
@@ -209,7 +213,8 @@ class ToolSessions:
     def __init__(self, gateway: str, headers: dict[str, str] | None = None) -> None:
         self._gateway, self._headers = gateway, headers
         self._threads: dict[str, ThreadTools] = {}
-        self._released: dict[str, str] = {}
+        # Why a thread's sessions went, to say so when it comes back; bounded, since most threads never come back.
+        self._released: OrderedDict[str, str] = OrderedDict()
 
     def for_thread(self, thread_id: str) -> ThreadTools:
         if thread_id not in self._threads:
@@ -228,7 +233,15 @@ class ToolSessions:
         for thread_id in idle:
             await self._threads.pop(thread_id).aclose()
             self._released[thread_id] = f"released after {idle_for:g}s without use"
+            while len(self._released) > _RELEASED_KEPT:
+                self._released.popitem(last=False)
         return len(idle)
+
+    async def forget(self, thread_id: str) -> None:
+        """Close the sessions of a thread that is gone (deleted, or a stateless run's thread), right away."""
+        self._released.pop(thread_id, None)
+        if (tools := self._threads.pop(thread_id, None)) is not None:
+            await tools.aclose()
 
     async def aclose(self) -> None:
         for tools in self._threads.values():

@@ -9,13 +9,14 @@ from fastapi import APIRouter, Query
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import create_model
 
+from orchestra.server.bodies import JsonRoute
 from orchestra.server.deps import Parts, Tenant
 from orchestra.server.errors import NotFound, Unprocessable
 from orchestra.server.graphs import Assistant
 from orchestra.server.jsonio import JsonReply
 from orchestra.server.schemas import AssistantSearch
 
-router = APIRouter(prefix="/assistants", tags=["assistants"])
+router = APIRouter(prefix="/assistants", tags=["assistants"], route_class=JsonRoute)
 
 
 def _assistant(server: Parts, assistant_id: str) -> Assistant:

@@ -8,10 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from orchestra.server.bodies import JsonRoute
 from orchestra.server.deps import Parts, Tenant, caller_tenant
 from orchestra.server.jsonio import JsonReply
 
-router = APIRouter(tags=["meta"])
+router = APIRouter(tags=["meta"], route_class=JsonRoute)
 
 
 @router.get("/ok", summary="Health check (no key needed)")

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 
+from orchestra.server.bodies import JsonRoute
 from orchestra.server.deps import Parts, ServerParts, Tenant
 from orchestra.server.errors import Conflict, Unprocessable
 from orchestra.server.jsonio import JsonReply
@@ -16,7 +17,7 @@ from orchestra.server.responses import RunEventStream, RunResult
 from orchestra.server.routes.threads import checked_uuid, load_thread
 from orchestra.server.schemas import RunCreate
 
-router = APIRouter(tags=["runs"])
+router = APIRouter(tags=["runs"], route_class=JsonRoute)
 
 
 def _paths(run: RunRecord) -> tuple[str, str]:

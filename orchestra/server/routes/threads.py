@@ -6,13 +6,16 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from langgraph.errors import EmptyInputError, InvalidUpdateError
 from langgraph.graph.state import CompiledStateGraph
 
+from orchestra.server.bodies import JsonRoute
 from orchestra.server.deps import Parts, ServerParts, Tenant
-from orchestra.server.errors import Conflict, Unprocessable, thread_not_found
+from orchestra.server.errors import BadRequest, Conflict, Unprocessable, thread_not_found
 from orchestra.server.jsonio import JsonReply, normalized
 from orchestra.server.records import ThreadRecord, new_id
 from orchestra.server.schemas import (
+    CheckpointRef,
     HistoryRequest,
     StateAtCheckpoint,
     StateUpdate,
@@ -23,7 +26,7 @@ from orchestra.server.schemas import (
 )
 from orchestra.server.state import checkpoint_of, empty_state, pending_interrupts, thread_state
 
-router = APIRouter(prefix="/threads", tags=["threads"])
+router = APIRouter(prefix="/threads", tags=["threads"], route_class=JsonRoute)
 
 
 def checked_uuid(value: str, what: str = "thread ID") -> str:
@@ -152,7 +155,7 @@ async def state_at(
 
 @router.post("/{thread_id}/state/checkpoint", summary="The thread's state at a checkpoint given in the body")
 async def state_at_body(thread_id: str, body: StateAtCheckpoint, server: Parts, tenant: Tenant) -> JsonReply:
-    return JsonReply(await _state(server, tenant, thread_id, body.checkpoint, body.subgraphs))
+    return JsonReply(await _state(server, tenant, thread_id, body.checkpoint.as_configurable(), body.subgraphs))
 
 
 @router.post("/{thread_id}/state", summary="Write values into the thread's state, as if a node had")
@@ -165,11 +168,16 @@ async def update_state(thread_id: str, body: StateUpdate, server: Parts, tenant:
         if graph is None:
             raise Conflict("Thread has no graph yet; run an assistant on it before updating its state")
         checkpoint = {
-            **(body.checkpoint or {}),
+            **(body.checkpoint.as_configurable() if body.checkpoint else {}),
             **({"checkpoint_id": body.checkpoint_id} if body.checkpoint_id else {}),
         }
         config = {"configurable": {**checkpoint, "thread_id": thread.thread_id}}
-        written = await graph.aupdate_state(config, body.values, as_node=body.as_node)
+        try:
+            written = await graph.aupdate_state(config, body.values, as_node=body.as_node)
+        except (InvalidUpdateError, EmptyInputError, ValueError, TypeError, KeyError) as exc:
+            # The values do not fit the graph (an unknown node, a value its channels refuse): the client's to fix,
+            # answered 400 with LangGraph's own words, as the LangGraph API does.
+            raise BadRequest(f"{type(exc).__name__}: {exc}") from None
         snapshot = await graph.aget_state({"configurable": {"thread_id": thread.thread_id}})
         interrupts = pending_interrupts(snapshot)
         await server.store.put_thread(thread.updated(
@@ -181,7 +189,9 @@ async def update_state(thread_id: str, body: StateUpdate, server: Parts, tenant:
 
 @router.post("/{thread_id}/history", summary="The thread's past states, newest first")
 async def history(thread_id: str, body: HistoryRequest, server: Parts, tenant: Tenant) -> JsonReply:
-    return JsonReply(await _history(server, tenant, thread_id, body.limit, body.before, body.metadata, body.checkpoint))
+    before = body.before.checkpoint_id if isinstance(body.before, CheckpointRef) else body.before
+    checkpoint = body.checkpoint.as_configurable() if body.checkpoint else None
+    return JsonReply(await _history(server, tenant, thread_id, body.limit, before, body.metadata, checkpoint))
 
 
 @router.get("/{thread_id}/history", summary="The thread's past states, newest first")
@@ -196,7 +206,13 @@ async def history_get(
 
 
 async def _history(
-    server: ServerParts, tenant: str, thread_id: str, limit: int, before: Any, metadata: Any, checkpoint: Any
+    server: ServerParts,
+    tenant: str,
+    thread_id: str,
+    limit: int,
+    before: str | None,
+    metadata: Any,
+    checkpoint: dict[str, Any] | None,
 ) -> list[dict[str, Any]]:
     thread = await load_thread(server, tenant, thread_id)
     graph = _graph(server, tenant, thread)
@@ -204,8 +220,7 @@ async def _history(
         return []
     before_config = None
     if before:
-        before_id = before if isinstance(before, str) else before.get("checkpoint_id")
-        before_config = {"configurable": {"thread_id": thread.thread_id, "checkpoint_id": before_id}}
+        before_config = {"configurable": {"thread_id": thread.thread_id, "checkpoint_id": before}}
     config = {"configurable": {**(checkpoint or {}), "thread_id": thread.thread_id}}
     listed = graph.aget_state_history(config, filter=metadata, before=before_config, limit=limit)
     return [normalized(thread_state(snapshot)) async for snapshot in listed]
