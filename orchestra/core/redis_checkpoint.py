@@ -38,7 +38,7 @@ from langgraph.checkpoint.base import (
     writes_sort_key,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.exceptions import RedisError, WatchError
 
 RedisClient = Redis | RedisCluster
@@ -72,14 +72,17 @@ def _config(thread_id: str, ns: str, checkpoint_id: str) -> RunnableConfig:
     return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}}
 
 
-async def connect_redis(url: str, *, timeout: float = 10.0) -> RedisClient:
+async def connect_redis(url: str, *, timeout: float = 10.0, max_connections: int = 100) -> RedisClient:
     """A client for `url`: plain, or a cluster client when the server says it is part of a Redis Cluster.
 
-    Asking the server (INFO cluster) lets one `redis://` URL serve a single node and a cluster alike.
+    Asking the server (INFO cluster) lets one `redis://` URL serve a single node and a cluster alike. A plain
+    client holds at most `max_connections`; a command that finds them all busy waits up to `timeout` for one
+    (redis-py's default pool fails it at once, which under a burst of runs failed runs that had done nothing wrong).
     Raises redis-py's errors (or ValueError for a malformed URL); the caller explains them to the user.
     """
     options: dict[str, Any] = {"socket_connect_timeout": timeout, "socket_timeout": timeout}
-    client = Redis.from_url(url, **options)
+    pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=timeout, **options)
+    client = Redis(connection_pool=pool)
     try:
         cluster_enabled = bool((await client.info("cluster")).get("cluster_enabled"))
     except BaseException:

@@ -79,11 +79,14 @@ class RedisSubscription:
 
 
 class RedisEventBroker:
-    """`EventBroker` on Redis Streams. A stream is kept `retention` seconds after its run ends, and at most
-    `live_for` seconds after its last event while the run goes on (a run lost for good stops writing)."""
+    """`EventBroker` on Redis Streams; listeners read through `listening`, a client of their own. A stream is kept
+    `retention` seconds after its run ends, and at most `live_for` seconds after its last event while the run goes on
+    (a run lost for good stops writing)."""
 
-    def __init__(self, client: RedisClient, prefix: str, retention: float, live_for: float) -> None:
-        self._redis, self._prefix = client, prefix
+    def __init__(
+        self, client: RedisClient, listening: RedisClient, prefix: str, retention: float, live_for: float
+    ) -> None:
+        self._redis, self._listening, self._prefix = client, listening, prefix
         self._retention, self._live_for = max(int(retention), 1), max(int(live_for), 1)
         self._append = client.register_script(_APPEND)
 
@@ -104,8 +107,8 @@ class RedisEventBroker:
         if after is not None:
             if not live and not await self._redis.exists(key):
                 return None
-            return RedisSubscription(self._redis, key, f"0-{max(after + 1, 0)}")
+            return RedisSubscription(self._listening, key, f"0-{max(after + 1, 0)}")
         last = await self._redis.xrevrange(key, count=1)
         if not last and not live:
             return None
-        return RedisSubscription(self._redis, key, _text(last[0][0]) if last else "0-0")
+        return RedisSubscription(self._listening, key, _text(last[0][0]) if last else "0-0")

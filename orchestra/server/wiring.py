@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from orchestra.server.saq_queue import SafeRedisQueue
 
 
+# Streams a process can serve at once with REDIS_URL: one Redis connection each while it waits for events.
+_LISTENING_CONNECTIONS = 2000
+
+
 @dataclass
 class RunParts:
     manager: RunManager
@@ -66,12 +70,16 @@ async def run_parts(
     broker_class, queue_class, jobs_class = await asyncio.to_thread(_redis_classes)
     prefix = config.key_prefix
     client = await connect_redis(redis_url)
+    # A stream's listener holds a connection while it blocks in XREAD: listeners get a pool of their own, so a
+    # crowd of them never leaves the run machinery (locks, heartbeats, events) waiting for a connection.
+    listening = await connect_redis(redis_url, max_connections=_LISTENING_CONNECTIONS)
     # saq's connections block (BLMOVE, pub/sub) for as long as there is nothing to do: no socket timeout on them.
     jobs = jobs_class(Redis.from_url(redis_url, socket_connect_timeout=10, socket_keepalive=True),
                           name=f"{prefix}:runs")  # fmt: skip
     try:
         locks = RedisThreadLocks(client, prefix)
-        broker = broker_class(client, prefix, runs.event_retention, live_for=runs.timeout + runs.event_retention)
+        broker = broker_class(client, listening, prefix, runs.event_retention,
+                              live_for=runs.timeout + runs.event_retention)  # fmt: skip
         executor = RunExecutor(graphs=graphs, contexts=contexts, store=store, broker=broker, locks=locks,
                                metrics=metrics, timeout=runs.timeout, has_waiting=has_waiting,
                                let_go="release")  # fmt: skip
@@ -88,6 +96,7 @@ async def run_parts(
     finally:
         await jobs.disconnect()
         await client.aclose()
+        await listening.aclose()
 
 
 def _redis_classes() -> tuple[type[RedisEventBroker], type[RedisRunQueue], type[SafeRedisQueue]]:

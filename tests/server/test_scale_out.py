@@ -151,6 +151,29 @@ async def test_a_run_started_through_one_process_streams_the_same_events_through
     assert (await b.runs.join(thread["thread_id"], run["run_id"]))["steps"] == seen_by_a[-1][1]["steps"]
 
 
+async def test_more_listeners_than_a_redis_pool_holds_all_get_the_run_and_it_still_ends(two: Cluster) -> None:
+    """Each listener blocks a Redis connection in XREAD: 240 on one process (redis-py's pool holds 100) must neither
+    fail nor starve the run's own heartbeats and events."""
+    pid = next(iter(two.processes))
+    starter = two.client(pid)
+    thread = await starter.threads.create()
+    label = uuid.uuid4().hex
+    run = await starter.runs.create(thread["thread_id"], "held", input=held(two, label))
+    await executing(two, label)
+    listeners = [two.client(pid) for _ in range(6)]  # 40 streams each: an SDK client pools 100 connections
+    joins = [
+        asyncio.create_task(events(listener.runs.join_stream(thread["thread_id"], run["run_id"], last_event_id="-1")))
+        for listener in listeners
+        for _ in range(40)
+    ]
+    await asyncio.sleep(1)  # every listener is waiting in XREAD
+    open_gate(two, label)
+    seen = await asyncio.gather(*joins)
+    assert all(events_seen == seen[0] for events_seen in seen)
+    assert seen[0][-1][1]["steps"] == [f"{label}:first", f"{label}:second"]
+    assert (await starter.runs.get(thread["thread_id"], run["run_id"]))["status"] == "success"
+
+
 async def test_a_run_is_cancelled_through_the_process_that_does_not_execute_it(two: Cluster) -> None:
     a, _ = two.clients()
     thread = await a.threads.create()
