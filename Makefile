@@ -42,6 +42,7 @@ test: setup lint
 
 bench: setup
 	$(PY) -m bench.gateway --contextforge
+	$(PY) -m bench.server
 
 # Re-resolve the pinned Python dependencies after changing pyproject.toml.
 lock: $(VENV)/.installed

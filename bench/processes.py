@@ -21,12 +21,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_http(url: str, deadline_s: float = 60) -> None:
+def wait_http(url: str, deadline_s: float = 60, *, success: bool = False) -> None:
+    """Wait until `url` answers (with a 2xx status when `success`, as a readiness probe does once ready)."""
     deadline = time.monotonic() + deadline_s
     while True:
         with contextlib.suppress(httpx.TransportError):
-            httpx.get(url, timeout=1)
-            return
+            if httpx.get(url, timeout=1).is_success or not success:
+                return
         if time.monotonic() > deadline:
             raise TimeoutError(f"{url} did not answer")
         time.sleep(0.1)

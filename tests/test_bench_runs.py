@@ -27,3 +27,22 @@ def test_gateway_benchmark_runs_and_reports_every_target(tmp_path: Path) -> None
     }
     assert all(r["errors"] == 0 and r["calls"] > 0 for r in rows)
     assert all(r["gateway_cpu_ms_per_call"] is not None for r in rows if r["target"] != "direct")
+
+
+def test_server_benchmark_measures_every_target_side_by_side(tmp_path: Path) -> None:
+    output = tmp_path / "server.json"
+    arguments = ["--runs", "3", "--levels", "1,2", "--seconds", "0.5", "--streams", "6", "--output", str(output)]
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.server", *arguments], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "overhead p50" in run.stdout
+    results = {r["target"]: r for r in json.loads(output.read_text())["results"]}
+    assert set(results) == {"serve", "langgraph-dev", "serve-redis-x2"}
+    for result in results.values():
+        assert result["throughput_errors"] == 0
+        assert result["stream_errors"] == 0
+        assert set(result["runs_per_second"]) == {"1", "2"}
+        assert all(result["runs_per_second"].values())
+        assert result["graph_ms"]["p50"] > 0
+        assert result["wall_ms"]["p50"] > result["graph_ms"]["p50"]  # the overhead is what the graph did not take
