@@ -93,6 +93,11 @@ SANITY = [
     ("translate to french: the meeting is cancelled", "ai", "low", None),
     ("compare claude sonnet with gpt-4.1 on our eval prompts and tell me which to use", "ai", "high", None),
     ("change our default model on openrouter to mistral large", "ai", "critical", None),
+    # what a deploy names goes to the workflow that finds it (or says what exists), never to a price list
+    ("deploy pricing", "design", "critical", "design_to_deployment"),
+    ("Deploy the careers page", "design", "critical", "design_to_deployment"),
+    ("compare pricing of fendle.example and hollow.example", "bi", "high", "competitive_analysis"),
+    ("compare the funding of Quorra Health and Pellow Robotics", "bi", "high", "competitive_analysis"),
 ]  # fmt: skip
 
 

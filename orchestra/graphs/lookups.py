@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from orchestra.graphs.evidence import Step, cite, shorten
+from orchestra.core.sql import sql_literal
+from orchestra.graphs.evidence import Step, cite, counted, shorten
 from orchestra.graphs.workflows.companies import find_companies
 from orchestra.graphs.workflows.market_research import query
 
@@ -54,23 +55,75 @@ async def _crm_pages(step: Step, search: dict[str, Any], pages: int = 5) -> tupl
     return results, total, first
 
 
+_PERIOD = re.compile(r"\b(this|next|last) (month|quarter|year)\b", re.I)
+_OVERDUE = re.compile(r"\b(overdue|past due|slipped|late)\b", re.I)
+# What a deal question may ask that no fixed plan applies: such a question is refused with the call, never
+# answered with every open deal as if the filter had been applied.
+_UNHANDLED_DEAL_FILTER = re.compile(
+    r"\b(owned by|owner|rep|stage|stuck|over|above|below|under|more than|less than|at least|worth|won|lost|"
+    r"with|from|for|at)\b(?! (?:the |our )?crm\b)",
+    re.I,
+)
+
+_JUDGEMENT = re.compile(r"\b(likely|why|risk\w*|should|best|worst|priorit\w+|most|least|healthy|forecast)\b", re.I)
+
+
+def _window(as_of: dt.date, which: str, unit: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of this, next or last month, quarter or year, as of `as_of`."""
+    shift = {"this": 0, "next": 1, "last": -1}[which]
+    months = {"month": 1, "quarter": 3, "year": 12}[unit]
+    start_month = (as_of.month - 1) // months * months + shift * months  # months since January of as_of's year
+    first = dt.date(as_of.year + start_month // 12, start_month % 12 + 1, 1)
+    after = first.month - 1 + months
+    end = dt.date(first.year + after // 12, after % 12 + 1, 1) - dt.timedelta(days=1)
+    return first, end
+
+
 async def open_deals(step: Step, task: str) -> Answer | None:
-    search = {"objectType": "deals", "filterGroups": [{"filters": _OPEN}],
+    after_deals = re.split(r"\bdeals?\b", task, maxsplit=1, flags=re.I)[-1]
+    period, overdue = _PERIOD.search(task), _OVERDUE.search(task)
+    if _JUDGEMENT.search(task) or (not (period or overdue) and _UNHANDLED_DEAL_FILTER.search(after_deals)):
+        return None  # a judgement, or a filter this plan cannot apply: the refusal names the call
+    # Close dates are judged against the date the CRM is current to, not this machine's clock.
+    account = await step.call("bi", "crm", "hubspot-get-user-details", {})
+    known = account is not None and isinstance(account[0], dict) and account[0].get("asOf")
+    if not known and (period or overdue):
+        return None
+    as_of = dt.date.fromisoformat(str(account[0]["asOf"])[:10]) if account and known else None
+    as_of_evidence = account[1] if account and known else None
+    filters, scope, figure_inputs = list(_OPEN), "", {}
+    if as_of and overdue:
+        filters.append({"propertyName": "closedate", "operator": "LT", "value": as_of.isoformat()})
+        scope = f" overdue (expected to close before {as_of}, the date the CRM is current to)"
+    elif as_of and period:
+        first, last = _window(as_of, period.group(1).lower(), period.group(2).lower())
+        filters += [{"propertyName": "closedate", "operator": "GTE", "value": first.isoformat()},
+                    {"propertyName": "closedate", "operator": "LTE", "value": last.isoformat()}]  # fmt: skip
+        scope = f" expected to close {period.group(0).lower()} ({first} to {last}; the CRM is current to {as_of})"
+    if len(filters) > len(_OPEN):
+        figure_inputs = {"closedate": [f"{f['operator']} {f['value']}" for f in filters[len(_OPEN) :]]}
+    search = {"objectType": "deals", "filterGroups": [{"filters": filters}],
               "properties": ["dealname", "dealstage", "amount", "closedate"],
               "sorts": [{"propertyName": "amount", "direction": "DESCENDING"}]}  # fmt: skip
     deals, total, evidence = await _crm_pages(step, search)
     if not evidence:
         return None
     amount = sum(float(d["properties"].get("amount") or 0) for d in deals)
-    figure = step.computed("sum", {"of": "amount", "deals": evidence}, {"open_deals": total, "amount_usd": amount})
+    late = [d for d in deals if as_of and str(d["properties"].get("closedate") or "9999") < as_of.isoformat()]
+    figure = step.computed("sum", {"of": "amount", "deals": evidence, **figure_inputs},
+                           {"open_deals": total, "amount_usd": amount, "overdue": len(late)})  # fmt: skip
     rows = ["| deal | stage | amount | expected close |", "| --- | --- | --- | --- |"]
     for deal in deals[:15]:
         p = deal["properties"]
+        close = f"{p.get('closedate')}" + (" (**overdue**)" if deal in late else "")
         rows.append(f"| {p.get('dealname')} | {p.get('dealstage')} | ${float(p.get('amount') or 0):,.0f} | "
-                    f"{p.get('closedate')} |")  # fmt: skip
-    summary = (f"We have **{total:,} open deals** (every stage but closed won and closed lost), worth "
-               f"**${amount:,.0f}** in total{cite(evidence, figure)}.")  # fmt: skip
-    body = summary + "\n\nLargest first:\n\n" + "\n".join(rows)
+                    f"{close} |")  # fmt: skip
+    summary = (f"We have **{counted(total, 'open deal')}**{scope} (every stage but closed won and closed lost), "
+               f"worth **${amount:,.0f}** in total{cite(as_of_evidence, evidence, figure)}.")  # fmt: skip
+    if late and not overdue:  # an expected close date already passed is a finding, not a plan
+        summary += (f" {counted(len(late), 'of them is', 'of them are')} overdue: the expected close date passed "
+                    f"before {as_of}, the date the CRM is current to{cite(as_of_evidence, figure)}.")  # fmt: skip
+    body = summary + ("\n\nLargest first:\n\n" + "\n".join(rows) if deals else "")
     return "Open deals in the CRM", body
 
 
@@ -156,16 +209,33 @@ async def deployments(step: Step, task: str) -> Answer | None:
     rows = ["| deployment | project | created | production | url |", "| --- | --- | --- | --- | --- |"]
     rows += [f"| `{d['id']}` | {d['project']} | {d['created_at']} | {'yes' if d['is_production'] else 'no'} | "
              f"{d['url']} |" for d in items[:20]]  # fmt: skip
-    return "Deployments", f"{len(items)} deployments, newest first{cite(listed[1])}:\n\n" + "\n".join(rows)
+    return "Deployments", f"{counted(len(items), 'deployment')}, newest first{cite(listed[1])}:\n\n" + "\n".join(rows)
 
 
 async def customers(step: Step, task: str) -> Answer | None:
-    found, evidence = await query(step, "SELECT count(*) AS customers FROM accounts WHERE is_customer")
+    """The customer count, narrowed to the industry, segment or country the task names (the warehouse's own values);
+    a narrowing it cannot read ("customers in <something unknown>") is refused, never answered with the total."""
+    where, narrowed, evidence = "is_customer", "", []
+    asked = re.search(r"\bcustomers?\b.*?\b(?:in|from|based in|within)\s+(?:the\s+)?(.+)$", task, re.I)
+    if asked:
+        wanted = re.sub(r"[^\w\s-]", " ", asked.group(1)).strip().lower()
+        values, listed = await query(step, "SELECT DISTINCT industry, segment, hq_country FROM accounts")
+        evidence.append(listed)
+        columns = (("segment", "segment"), ("industry", "industry"), ("hq_country", "country"))
+        named = [(column, row[column], label) for column, label in columns for row in values
+                 if row[column] and re.search(rf"\b{re.escape(row[column].lower())}\b", wanted)]  # fmt: skip
+        match = named[0] if named else None
+        if match is None:
+            return None
+        column, value, label = match
+        where += f" AND {column} = {sql_literal(value)}"
+        narrowed = f" in the {value} {label}" if label != "country" else f" headquartered in {value}"
+    found, counted_by = await query(step, f"SELECT count(*) AS customers FROM accounts WHERE {where}")
     if not found:
         return None
     count = found[0]["customers"]
-    noun = "customer" if count == 1 else "customers"
-    return "Customers", f"We have **{count:,} {noun}** (accounts with a closed-won deal){cite(evidence)}."
+    return ("Customers", f"We have **{counted(count, 'customer')}**{narrowed} (accounts with a closed-won deal)"
+                         f"{cite(*evidence, counted_by)}.")  # fmt: skip
 
 
 async def model_prices(step: Step, task: str) -> Answer | None:
@@ -185,7 +255,7 @@ def _words(pattern: str) -> re.Pattern[str]:
 
 
 LOOKUPS = (
-    Lookup("bi", _words(r"\b(how many|number of|count|list|show|what are|which are)\b.{0,40}\bdeals?\b"), open_deals),
+    Lookup("bi", _words(r"\b(how many|number of|count|list|show|what|which)\b.{0,40}\bdeals?\b"), open_deals),
     Lookup("bi", _words(r"\b(e-?mail|phone|title|contact details?|reach)\b"), contact_details),
     Lookup("bi", _words(r"\b(how many|number of|count)\b.{0,20}\bcustomers?\b"), customers),
     Lookup("web", _words(r"\bscreenshot\b"), screenshot),
@@ -194,7 +264,9 @@ LOOKUPS = (
     Lookup("design", _words(r"\b(list|show|which|what)\b.{0,30}\b(figma|design)\s*(files?|designs?)?\b"),
            design_files),
     Lookup("design", _words(r"\bdeployments?\b"), deployments),
-    Lookup("ai", _words(r"\b(price|prices|pricing|cost|costs|models?)\b"), model_prices),
+    # Model prices only when the task is about models: "compare pricing of acme.example and ..." is not.
+    Lookup("ai", _words(r"\b(models?|llms?|tokens?|gpt[-\w.]*|claude|gemini|openai|anthropic|mistral|llama)\b"),
+           model_prices),
 )  # fmt: skip
 
 
@@ -211,6 +283,9 @@ _HINTS = (
      {"objectType": "deals", "filterGroups": [{"filters": _OPEN}], "properties": ["dealname", "amount", "closedate"]}),
     (r"contact|person|people|email|who ", "crm", "hubspot-search-objects",
      {"objectType": "contacts", "query": "<name>", "properties": ["firstname", "lastname", "email", "jobtitle"]}),
+    (r"customer", "warehouse", "execute_query",
+     {"sql": "SELECT industry, segment, hq_country, count(*) AS customers FROM accounts WHERE is_customer "
+             "GROUP BY ALL ORDER BY customers DESC"}),
     (r"revenue|warehouse|market|segment|quarter|sql", "warehouse", "execute_query",
      {"sql": "SELECT quarter, sum(revenue_usd) FROM revenue_by_quarter GROUP BY quarter ORDER BY quarter"}),
     (r"figma|design|frame|component", "design", "list_figma_files", {}),

@@ -220,6 +220,12 @@ WORKFLOW_CUES: dict[str, Cues] = {
             2.0,
         ),
         (r"vs\.?|versus|compare|against", 1.0),
+        # "compare the pricing of A and B": what is compared comes first, the companies after it
+        (
+            r"(?:compare|comparison of|how do) (?:the |their )?(?:pricing|prices|plans|funding|headcount|teams?|growth|"
+            r"traction|reach|audiences?|followers)\b",
+            2.0,
+        ),
     ),
     "market_research": (
         (r"market (?:research|sizing|overview|analysis|map|size)|mkt sizing|tam|size the market|size the", 4.0),
@@ -230,6 +236,13 @@ WORKFLOW_CUES: dict[str, Cues] = {
     "design_to_deployment": (
         (r"design to deployment|design-to-deployment|figma -> code|to a (?:tested, )?deployed page", 5.0),
         (r"(?:re)?deploy(?:s|ing)?|deployment of|deployed (?:page|preview|to)|go live|push it live", 2.0),
+        # "deploy pricing", "deploy the careers page": the imperative names what to deploy (the workflow finds it,
+        # or says which designs exist; it never deploys a guess)
+        (
+            r"(?:^|please |pls |and |then )(?:re)?deploy (?:the |our |my |a |an )?"
+            r"(?!status|history|logs?\b)[a-z]\w*",
+            1.0,
+        ),
         (r"from (?:the )?(?:figma|design)|figma|design file|mockups|(?:page|settings) design|redesign", 1.5),
         (r"publish(?:es|ing)?|ship", 1.5),
         (r"(?:to|in) (?:prod|production)|(?:it|page) live|live (?:by|for|site)|/p/|vercel", 1.0),

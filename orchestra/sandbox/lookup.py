@@ -33,6 +33,8 @@ def find_company(world: World, text: str) -> tuple[Company, float]:
     if wanted.lower() in by_name:
         return by_name[wanted.lower()], 1.0
     close = difflib.get_close_matches(wanted.lower(), list(by_name), n=3, cutoff=0.6)
+    if not close and len(wanted) >= 3:  # the start of a name ("Brin"): each company whose name begins so
+        close = [name for name in by_name if name.startswith(wanted.lower())][:5]
     if close:
         ratio = difflib.SequenceMatcher(None, wanted.lower(), close[0]).ratio()
         if ratio >= 0.85:

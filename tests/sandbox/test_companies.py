@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
@@ -56,20 +55,38 @@ async def test_bare_domains_in_a_comparison_are_all_compared(sandbox: Sandbox) -
 
 async def test_a_name_that_fits_two_companies_is_asked_about(sandbox: Sandbox, contexts: Any) -> None:  # noqa: F811
     world = sandbox.world
-    mention = next(
-        f"{a.name.split()[0]} {b.name.split()[1]}"
-        for a, b in itertools.permutations(world.companies[:40], 2)
-        if a.name.split()[1] != b.name.split()[1] and _suggestions(world, f"{a.name.split()[0]} {b.name.split()[1]}")
-    )
-    options = _suggestions(world, mention)
+    # The start of a name that two companies' names begin with: both are offered, nothing is guessed.
+    begun = {a.name[:4]: [c.name for c in world.companies if c.name.startswith(a.name[:4])] for a in world.companies}
+    prefix, options = next((p, names) for p, names in begun.items()
+                           if len(names) == 2 and sorted(_suggestions(world, p)) == sorted(names))  # fmt: skip
     chat = Chat(sandbox, contexts, "ambiguous-company")
-    _, events = await chat.say(f"Research {mention} for our sales call")
+    _, events = await chat.say(f"Research {prefix} for our sales call")
     asked = next(e for e in events if e["event"] == "choice")
-    assert asked["options"] == options
+    assert sorted(asked["options"]) == sorted(options)
     state, _ = await chat.send(Command(resume=options[1]))
     chosen = next(c for c in world.companies if c.name == options[1])
     assert state["answer"].startswith(f"# Sales brief: {chosen.name} ({chosen.domain})")
     assert "chosen by the user" in state["answer"]
+
+
+async def test_a_shared_suffix_is_no_reason_to_ask(sandbox: Sandbox) -> None:
+    """ "Reserch Kartai Works": the enrichment source suggests every "... Works"; only one resembles "Kartai"."""
+    world = sandbox.world
+    company = next(
+        c for c in world.companies
+        if len(c.name.split()[0]) >= 6 and sum(o.name.split()[1] == c.name.split()[1] for o in world.companies) > 2
+    )  # fmt: skip
+    first, suffix = company.name.split()
+    typo = first[:-2] + first[-1] + first[-2]  # the last two letters swapped
+    result = await run(sandbox, f"Reserch {typo} {suffix} before my meeting")
+    assert f"# Sales brief: {company.name} ({company.domain})" in result.answer
+    assert f"taken as {company.name}" in result.answer or f"matched {company.name}" in result.answer
+
+
+async def test_a_company_that_does_not_exist_is_not_guessed(sandbox: Sandbox) -> None:
+    result = await run(sandbox, "Research Zzyzx Quorbble for our sales call")
+    assert result.answer.startswith("I could not tell which company")
+    assert not [e for e in result.evidence if e["tool"].startswith("browser.")]
 
 
 def _suggestions(world: Any, mention: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 
@@ -15,7 +16,8 @@ async def test_how_many_open_deals_counts_the_crm(sandbox: Sandbox) -> None:
     assert f"We have **{len(open_deals):,} open deals**" in result.answer
     assert f"**${sum(d.amount_usd for d in open_deals):,.0f}** in total" in result.answer
     assert "Offline mode: no model was used" in result.answer
-    assert result.evidence[0]["tool"] == "crm.hubspot-search-objects"
+    # the date the CRM is current to (to tell overdue deals), then the deals
+    assert [e["tool"] for e in result.evidence[:2]] == ["crm.hubspot-get-user-details", "crm.hubspot-search-objects"]
     assert result.usage["calls"] == 0
 
 
@@ -60,3 +62,54 @@ async def test_what_needs_a_model_is_refused_with_the_exact_call(sandbox: Sandbo
     assert "orchestra tools call hubspot-search-objects" in result.answer
     assert '"objectType": "deals"' in result.answer
     assert "list_models" not in result.answer
+
+
+async def test_a_deal_question_with_a_close_date_window_is_filtered_by_it(sandbox: Sandbox) -> None:
+    world = sandbox.world
+    as_of = world.as_of_date
+    first = dt.date(as_of.year, (as_of.month - 1) // 3 * 3 + 1, 1)
+    last = dt.date(first.year + (first.month + 2) // 12, (first.month + 2) % 12 + 1, 1) - dt.timedelta(days=1)
+    open_deals = [d for d in world.deals if not d.stage.startswith("closed")]
+    closing = [d for d in open_deals if first.isoformat() <= d.close_date <= last.isoformat()]
+    assert 0 < len(closing) < len(open_deals)
+    result = await run(sandbox, "how many deals are closing this quarter?")
+    assert f"**{len(closing):,} open deal" in result.answer
+    assert f"({first} to {last}; the CRM is current to {as_of})" in result.answer
+    overdue = [d for d in open_deals if d.is_overdue(as_of)]
+    late = await run(sandbox, "Which deals are overdue?")
+    assert f"**{len(overdue):,} open deal" in late.answer
+    everything = await run(sandbox, "How many open deals do we have?")
+    assert f"{len(overdue)} of them {'is' if len(overdue) == 1 else 'are'} overdue" in everything.answer
+    biggest_late = max(overdue, key=lambda d: d.amount_usd)
+    assert f"{biggest_late.close_date} (**overdue**)" in everything.answer
+
+
+async def test_a_filter_the_plan_cannot_apply_is_refused_not_ignored(sandbox: Sandbox) -> None:
+    for task in ("How many deals are owned by Sam Whitfield?", "How many customers do we have in Narnia?"):
+        result = await run(sandbox, task)
+        assert "no model was used" in result.answer, task
+        assert "We have" not in result.answer, task
+
+
+async def test_customers_are_counted_in_the_industry_asked_for(sandbox: Sandbox) -> None:
+    world = sandbox.world
+    won = {d.company_id for d in world.deals if d.stage == "closedwon"}
+    industry = Counter(world.company(c).industry for c in won).most_common(1)[0][0]
+    in_industry = sum(1 for c in won if world.company(c).industry == industry)
+    assert in_industry < len(won)
+    result = await run(sandbox, f"How many customers do we have in {industry}?")
+    assert f"**{in_industry:,} customer" in result.answer
+    assert f"in the {industry} industry" in result.answer
+
+
+async def test_a_pricing_comparison_compares_the_companies_not_model_prices(sandbox: Sandbox) -> None:
+    a, b = sandbox.world.companies[10:12]
+    result = await run(sandbox, f"compare pricing of {a.domain} and {b.domain}")
+    assert result.triage["workflow"] == "competitive_analysis"
+    assert not [e for e in result.evidence if e["tool"] == "models.list_models"]
+    for company in (a, b):
+        for plan in company.plans:
+            assert f"{plan.name} ${plan.price_per_month_usd:,}/mo" in result.answer
+    table = [line for line in result.answer.splitlines() if line.startswith(f"| {a.name}")]
+    assert table
+    assert not re.search(r"\| \d{4,} \|", table[0])  # thousands separators, as in the rest of the report

@@ -116,7 +116,7 @@ async def test_competitive_analysis_compares_the_competitors_the_company_states(
     for company in (target, *peers):
         row = next(line for line in table.splitlines() if line.startswith(f"| {company.name} ["))
         entry = min(plan.price_per_month_usd for plan in company.plans)
-        assert f"| {company.employees} | ${company.total_funding_usd:,} | ${entry}/mo |" in row
+        assert f"| {company.employees:,} | ${company.total_funding_usd:,} | ${entry}/mo |" in row
 
 
 async def test_a_segment_is_sized_on_its_own_and_a_wider_fallback_is_said(sandbox: Sandbox) -> None:

@@ -8,6 +8,7 @@ an exact match says so; when a name fits two companies, the run asks (an interru
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -98,7 +99,9 @@ async def look_up(step: Step, mention: str) -> Found | None:
         note = None if exact else f"“{mention}” matched {matched}, confidence {confidence:g}"
         return Found(company, evidence, mention, note)
     suggestions = _suggested(step)
-    fitting = [s for s in suggestions if s.lower().startswith(mention.lower())] or suggestions
+    fitting = [s for s in suggestions if s.lower().startswith(mention.lower())] or [
+        s for s in suggestions if _resembles(mention, s)
+    ]
     if not fitting:
         return await _from_crm(step, mention)
     chosen = fitting[0] if len(fitting) == 1 else _ask(mention, fitting)
@@ -107,8 +110,13 @@ async def look_up(step: Step, mention: str) -> Found | None:
     outcome = await step.call("bi", "enrichment", "enrich_organization", {"name": chosen})
     if outcome is None or not isinstance(outcome[0], dict):
         return None
-    how = "the only suggestion" if len(fitting) == 1 else "chosen by the user"
-    note = f"“{mention}” taken as {outcome[0]['name']} ({how} of the enrichment source)"
+    if len(fitting) > 1:
+        how = "chosen by the user among the enrichment source's suggestions"
+    elif len(suggestions) == 1:
+        how = "the only suggestion of the enrichment source"
+    else:
+        how = f"the one of the enrichment source's suggestions ({', '.join(suggestions)}) that resembles it"
+    note = f"“{mention}” taken as {outcome[0]['name']} ({how})"
     return Found(outcome[0], outcome[1], mention, note)
 
 
@@ -127,6 +135,15 @@ async def _from_crm(step: Step, mention: str) -> Found | None:
     if outcome is None or not isinstance(outcome[0], dict):
         return None
     return Found(outcome[0], outcome[1], mention, f"“{mention}” found in our CRM as {outcome[0]['name']} ({domain})")
+
+
+def _resembles(mention: str, name: str) -> bool:
+    """Whether a suggested name shares its own word with the mention, as written, begun or misspelled ("kartai"
+    for Kartia Works, "Stou" for Stouson Labs); a shared suffix alone ("Works", "Labs") is no resemblance."""
+    own = name.split()[0].lower()
+    words = [w.lower() for w in _WORD.findall(mention) if w.lower() not in _VOCABULARY]
+    begun = any(len(w) >= 3 and own.startswith(w) for w in words)
+    return begun or any(difflib.SequenceMatcher(None, w, own).ratio() >= 0.75 for w in words)
 
 
 def _suggested(step: Step) -> list[str]:

@@ -133,6 +133,11 @@ def strengths_and_gaps(profiles: list[dict[str, Any]]) -> tuple[list[str], list[
     return strengths or ["- no measure where it leads every competitor"], gaps or ["- no measure where it trails all"]
 
 
+def _number(value: float | None, shown: str) -> str:
+    """A figure as the rest of the report writes it (thousands separators), or "n/a" when no source gave it."""
+    return shown.format(value) if value is not None else "n/a"
+
+
 async def write_report(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     profiles = state["facts"]["profiles"]
     rows = [
@@ -144,11 +149,11 @@ async def write_report(state: RunState, runtime: Runtime[RunContext]) -> dict[st
         sources = cite(p["evidence"], p["price_evidence"], p["social_evidence"])
         cells = [
             f"{p['name']}{sources}",
-            p["employees"],
-            f"${p['funding']:,}",
+            _number(p["employees"], "{:,}"),
+            _number(p["funding"], "${:,}"),
             price,
-            p["followers"],
-            f"{p['growth']}%",
+            _number(p["followers"], "{:,}"),
+            _number(p["growth"], "{:.1f}%"),
         ]
         rows.append("| " + " | ".join(str(c) for c in cells) + " |")
     strengths, gaps = strengths_and_gaps(profiles)
