@@ -222,3 +222,22 @@ def test_an_empty_task_is_refused_before_any_work(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "the task is empty" in result.stderr
     assert not (tmp_path / "data" / "reports").exists()
+
+
+async def test_a_question_about_which_design_is_never_answered_by_a_guess_or_by_yes(
+    world: Path, design_gateway: tuple[str, subprocess.Popen[bytes]]
+) -> None:
+    gateway, _ = design_gateway
+    task = "Deploy the pricng page from Figma"
+    closed = await Run.start(["run", task, "--gateway", gateway], environment(world), asyncio.subprocess.DEVNULL)
+    code, _, stderr = await closed.finish()
+    assert code == 1, stderr
+    error = assert_one_paragraph_ending_in(stderr, announced(stderr)[1])
+    assert "The run stopped at a question (which of several names you meant)" in error
+    assert "Name the one you mean exactly in the task" in error
+
+    flagged = orchestra_run(task, "--gateway", gateway, "--yes", env=environment(world))
+    assert flagged.returncode == 0, flagged.stderr
+    assert "--yes approves changes but never chooses for you" in flagged.stderr
+    assert "# Not deployed" in flagged.stdout
+    assert "Orchestra — Pricing page" in flagged.stdout  # the design that exists, to name it

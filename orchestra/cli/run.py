@@ -124,13 +124,13 @@ def _progress(started: float, run: RunFacts) -> Any:
 def _approver(yes: bool, run: RunFacts) -> Any:
     async def approve(request: dict[str, Any]) -> dict[str, Any]:
         if request.get("kind") == "choice" and yes:
-            err.print("--yes approves changes but does not choose between companies; name the one you mean")
+            err.print("--yes approves changes but never chooses for you: name the one you mean in the task")
             return {"choice": ""}
         if yes:
             return {"action": "approve", "by": "the --yes flag"}
-        run.asking = True
+        run.asking = request.get("kind", "approval")
         answer = await _in_daemon_thread(lambda: _ask(request))
-        run.asking = False
+        run.asking = None
         return answer
 
     return approve

@@ -37,7 +37,7 @@ class RunFacts:
     gateway: str | None  # None until the embedded gateway has started
     embedded: bool
     tools_answered: bool = False  # a tool call went through the gateway in this process
-    asking: bool = False  # a prompt waits for its answer, the cursor after its question
+    asking: str | None = None  # the kind of question ("approval", "choice") a prompt waits on, cursor after it
 
 
 def describe_failure(exc: BaseException, run: RunFacts) -> tuple[int, str]:
@@ -61,6 +61,12 @@ def describe_failure(exc: BaseException, run: RunFacts) -> tuple[int, str]:
         )
     if isinstance(cause, httpx.HTTPError | McpError):
         return EXIT_GATEWAY, _gateway_failure(cause, run)
+    if isinstance(cause, EOFError) and run.asking == "choice":
+        return EXIT_NO_ANSWER, (
+            "The run stopped at a question (which of several names you meant) because its input is closed (no "
+            "terminal to answer on). Name the one you mean exactly in the task, run it in a terminal to choose, or "
+            "use `orchestra serve`, where an API or chat client answers."
+        )
     if isinstance(cause, EOFError):
         return EXIT_NO_ANSWER, (
             "The run stopped at an approval question because its input is closed (no terminal to answer on). "

@@ -1,16 +1,22 @@
-"""Approvals of calls that change external state: the interrupt a run pauses on, and the answers it accepts.
+"""The questions a run pauses on: approvals of calls that change external state, and choices between names.
 
 The interrupt's payload shows the exact call (pool, tool, arguments) and the JSON schema of an answer. A run is
 resumed with `Command(resume=...)` carrying `"approve"`, `"reject"`, or an object: `{"action": "approve"}`,
 `{"action": "edit", "arguments": {...}}` (the arguments to use instead), `{"action": "reject", "reason": "..."}`.
 An answer that cannot be read rejects the call: a write never happens on a garbled approval.
+
+A choice (which company, which design did the user mean) is resumed with one of its options, as a string or
+`{"choice": "..."}`; an answer that names none of them chooses nothing, and the run says what it could not find.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from langgraph.types import interrupt
 from pydantic import BaseModel, Field, ValidationError
+
+from orchestra.graphs.progress import emit
 
 
 class ApprovalDecision(BaseModel):
@@ -51,3 +57,17 @@ def read_decision(answer: Any) -> ApprovalDecision:
     if decision.action == "edit" and not decision.arguments:
         return ApprovalDecision(action="reject", reason="an edit needs `arguments`; nothing was changed")
     return decision
+
+
+def ask_choice(question: str, names: list[str]) -> str | None:
+    """Pause for the user to pick one of `names`; the one picked, or None when the answer names none of them."""
+    payload = {
+        "kind": "choice", "question": question, "options": names,
+        "response_schema": {"type": "string", "enum": names, "description": "One of the options, as written."},
+    }  # fmt: skip
+    emit("choice", question=question, options=names)
+    answer = interrupt(payload)
+    text = str(answer.get("choice") if isinstance(answer, dict) else answer).strip().lower()
+    if not text:
+        return None
+    return next((n for n in names if n.lower() == text), None) or next((n for n in names if text in n.lower()), None)

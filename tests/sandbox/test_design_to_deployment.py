@@ -84,12 +84,35 @@ async def test_a_design_that_does_not_exist_is_never_replaced_by_a_guess(sandbox
     assert sorted(p.name for p in sandbox.paths.deployments.iterdir()) == before
 
 
-def test_a_misspelled_design_name_is_matched_and_said_so() -> None:
-    from orchestra.graphs.workflows.design_to_deployment import choose_design
+async def test_a_misspelled_design_is_asked_about_never_deployed_on_a_guess(sandbox: Sandbox) -> None:
+    before = sorted(p.name for p in sandbox.paths.deployments.iterdir())
+    questions: list[dict[str, Any]] = []
+
+    async def unanswered(request: dict[str, Any]) -> dict[str, Any]:  # as `--yes` does: it approves, never chooses
+        questions.append(request)
+        return {"choice": ""} if request["kind"] == "choice" else {"action": "approve"}
+
+    result = await run(sandbox, "Deploy the settngs page to production", approve=unanswered, trusted=("deploy",))
+    assert [q["kind"] for q in questions] == ["choice"]
+    assert questions[0]["question"] == "No design is named “settngs”. Which design do you mean?"
+    assert questions[0]["options"] == ["Orchestra — Settings page"]
+    assert "Not deployed" in result.answer
+    assert "Orchestra — Settings page" in result.answer  # what exists, to name it
+    assert sorted(p.name for p in sandbox.paths.deployments.iterdir()) == before
+
+    picked = await run(sandbox, "Deploy the settngs page to production",
+                       approve=approver({"choice": "Orchestra — Settings page"}, []), trusted=("deploy",))  # fmt: skip
+    assert "“settngs” taken as 'Orchestra — Settings page', chosen by the user" in picked.answer
+    assert picked.answer.startswith("# Design to deployment: Orchestra — Settings page")
+    assert "Settings" in await fetch(deployed_url(picked))
+
+
+def test_only_a_design_the_task_names_is_chosen_without_asking() -> None:
+    from orchestra.graphs.workflows.design_to_deployment import choose_design, close_designs
 
     files = [{"name": f"Orchestra — {n} page", "fileKey": n} for n in ("Landing", "Pricing", "Settings")]
     assert choose_design("Deploy the pricing page", files) == (files[1], None)
-    chosen, note = choose_design("Deploy the pricng page from Figma", files)
-    assert chosen == files[1]
-    assert note == "took “pricng” to mean “pricing”: design 'Orchestra — Pricing page'"
+    assert choose_design("Deploy the pricng page from Figma", files)[0] is None
+    assert close_designs("Deploy the pricng page from Figma", files) == ("pricng", [files[1]])
+    assert close_designs("Deploy the careers page", files) == ("careers", [])
     assert choose_design("ship the settings and pricing pages", files)[0] is None

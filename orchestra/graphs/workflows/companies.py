@@ -13,10 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from langgraph.types import interrupt
-
+from orchestra.graphs.approvals import ask_choice
 from orchestra.graphs.evidence import Step
-from orchestra.graphs.progress import emit
 
 _DOMAIN = re.compile(r"\b((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:example|com|io|ai|co|net|org|dev|app))\b", re.I)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9&'-]*")
@@ -104,7 +102,7 @@ async def look_up(step: Step, mention: str) -> Found | None:
     ]
     if not fitting:
         return await _from_crm(step, mention)
-    chosen = fitting[0] if len(fitting) == 1 else _ask(mention, fitting)
+    chosen = fitting[0] if len(fitting) == 1 else ask_choice(f"Which company do you mean by “{mention}”?", fitting)
     if chosen is None:
         return None
     outcome = await step.call("bi", "enrichment", "enrich_organization", {"name": chosen})
@@ -151,17 +149,3 @@ def _suggested(step: Step) -> list[str]:
     last = step.evidence[-1] if step.evidence else None
     match = _SUGGESTIONS.search(str(last["result"])) if last and not last["ok"] else None
     return [name.strip() for name in match.group(1).split(", ")] if match else []
-
-
-def _ask(mention: str, names: list[str]) -> str | None:
-    """Which of several companies the user meant; None when the answer names none of them."""
-    question = {
-        "kind": "choice", "question": f"Which company do you mean by “{mention}”?", "options": names,
-        "response_schema": {"type": "string", "enum": names, "description": "One of the options, as written."},
-    }  # fmt: skip
-    emit("choice", question=question["question"], options=names)
-    answer = interrupt(question)
-    text = str(answer.get("choice") if isinstance(answer, dict) else answer).strip().lower()
-    if not text:
-        return None
-    return next((n for n in names if n.lower() == text), None) or next((n for n in names if text in n.lower()), None)

@@ -23,7 +23,7 @@ from langgraph.types import Command, interrupt
 
 from orchestra.design.compiler import compile_design
 from orchestra.graphs import pages
-from orchestra.graphs.approvals import ApprovalDecision, approval_request, read_decision
+from orchestra.graphs.approvals import ApprovalDecision, approval_request, ask_choice, read_decision
 from orchestra.graphs.context import context_of
 from orchestra.graphs.evidence import Step, cite, shorten
 from orchestra.graphs.progress import emit
@@ -99,8 +99,8 @@ def _words(text: str) -> set[str]:
 
 
 def choose_design(task: str, files: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
-    """The design file the task names, and a note when it was not an exact match; None (and why) when the task
-    names no file of these, or several. A deploy never falls back to a guess."""
+    """The design file the task names; None and why when the task names no file of these, or several. A deploy
+    never falls back to a guess: a name spelled close to a design's is asked about (`close_designs`)."""
     wanted = _words(task) - _GENERIC
     if not wanted:
         if len(files) == 1:
@@ -112,13 +112,17 @@ def choose_design(task: str, files: list[dict[str, Any]]) -> tuple[dict[str, Any
         return best[0], None
     if len(best) > 1:
         return None, f"{' and '.join(repr(f['name']) for f in best)} both match"
-    vocabulary = {word: f for f in files for word in _words(f["name"]) - _GENERIC}
-    close = {vocabulary[m]["fileKey"]: (w, m) for w in wanted for m in difflib.get_close_matches(w, vocabulary, 1, 0.8)}
-    if len(close) == 1:
-        key, (typed, meant) = next(iter(close.items()))
-        chosen = next(f for f in files if f["fileKey"] == key)
-        return chosen, f"took “{typed}” to mean “{meant}”: design {chosen['name']!r}"
     return None, f"no design is named like {', '.join(repr(w) for w in sorted(wanted))}"
+
+
+def close_designs(task: str, files: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """The words of the task that name no design, and the designs spelled close to them ("pricng": the Pricing
+    page): what to ask the user about, since a write never goes to a design the user did not name."""
+    wanted = sorted(_words(task) - _GENERIC)
+    vocabulary = {word: f for f in files for word in _words(f["name"]) - _GENERIC}
+    spelled_close = [m for w in wanted for m in difflib.get_close_matches(w, vocabulary, 3, 0.75)]
+    close = {vocabulary[m]["fileKey"]: vocabulary[m] for m in spelled_close}
+    return " ".join(wanted), list(close.values())
 
 
 async def read_design(state: RunState, runtime: Runtime[RunContext]) -> Command[Literal["build", "__end__"]]:
@@ -128,6 +132,11 @@ async def read_design(state: RunState, runtime: Runtime[RunContext]) -> Command[
     if not files:
         return Command(goto=END, update=step.update(answer="No design files are available from the design pool."))
     chosen, note = choose_design(state["task"], files)
+    if chosen is None and (close := close_designs(state["task"], files))[1]:
+        typed, candidates = close
+        picked = ask_choice(f"No design is named “{typed}”. Which design do you mean?", [f["name"] for f in candidates])
+        chosen = next((f for f in candidates if f["name"] == picked), None)
+        note = f"“{typed}” taken as {picked!r}, chosen by the user" if chosen else note
     if chosen is None:
         names = ", ".join(f["name"] for f in files)
         answer = (f"# Not deployed\n\nI could not tell which design to deploy: {note}. Nothing was built or deployed. "
@@ -246,6 +255,7 @@ async def report(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any
         f"# Design to deployment: {design['file']['name']}", "## Design",
         f"- Frame \"{frame['name']}\" ({frame['width']}x{frame['height']}) of file {design['file']['fileKey']}"
         f"{cite(design['evidence'])}",
+        *([f"- Which design: {design['note']}"] if design.get("note") else []),
         "## Component spec",
     ]  # fmt: skip
     for item in built["spec"][:12]:
