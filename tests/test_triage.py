@@ -96,6 +96,8 @@ SANITY = [
     # what a deploy names goes to the workflow that finds it (or says what exists), never to a price list
     ("deploy pricing", "design", "critical", "design_to_deployment"),
     ("Deploy the careers page", "design", "critical", "design_to_deployment"),
+    ("Ship the checkout page", "design", "critical", "design_to_deployment"),
+    ("publish our landing page", "design", "critical", "design_to_deployment"),
     ("compare pricing of fendle.example and hollow.example", "bi", "high", "competitive_analysis"),
     ("compare the funding of Quorra Health and Pellow Robotics", "bi", "high", "competitive_analysis"),
 ]  # fmt: skip

@@ -28,6 +28,10 @@ class Step:
         self.evidence: list[Evidence] = []
         self.errors: list[str] = []
 
+    @property
+    def context(self) -> RunContext:
+        return self._context
+
     async def call(
         self, tier: str, pool: str, tool: str, arguments: dict[str, Any], *, quiet: bool = False
     ) -> tuple[Any, str] | None:

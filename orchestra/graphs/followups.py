@@ -20,6 +20,11 @@ _SUBJECT = re.compile(
 )
 _IT = re.compile(r"\b(it|the same page|that page|this page|the page|the design|that design|this design)\b", re.I)
 _CONTINUATION = re.compile(r"^\s*(and|also|now|then|what about|how about|same for|next)\b", re.I)
+# "and with Brightloop?", "now against brightloop.example": one more company for the thread's comparison
+_ANOTHER = re.compile(
+    r"^\s*(?:and|also|now|then)?\s*(?:compare\s+)?(?:(?:them|it)\s+)?(?:with|against|vs\.?|versus)\s+(?P<other>[^?!]+)",
+    re.I,
+)
 
 
 def _names(items: list[dict[str, Any]]) -> str:
@@ -42,6 +47,10 @@ def resolve(request: str, known: Known, mentions: list[str]) -> tuple[str, str |
         resolved.append(f"“it” is the {name} design")
     if companies:
         names = _names(companies)
+        if (another := _ANOTHER.match(task)) and not _SUBJECT.search(task):
+            other = another["other"].strip().rstrip(".")
+            task = f"compare {names} with {other}"
+            resolved.append(f"compares {names} with {other}")
         if _POSSESSIVE.search(task):
             task = _POSSESSIVE.sub(f"{names}'s", task)
             resolved.append(f"“their” is {names}")

@@ -9,6 +9,7 @@ them fits is refused with the exact tool call that would answer it (right tool, 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import re
@@ -18,7 +19,7 @@ from typing import Any
 
 from orchestra.core.sql import sql_literal
 from orchestra.graphs.evidence import Step, cite, counted, shorten
-from orchestra.graphs.workflows.companies import find_companies
+from orchestra.graphs.workflows.companies import candidate_mentions, find_companies
 from orchestra.graphs.workflows.market_research import query
 
 Answer = tuple[str, str]  # (title, body) of the report
@@ -127,25 +128,61 @@ async def open_deals(step: Step, task: str) -> Answer | None:
     return "Open deals in the CRM", body
 
 
+def _person_named(task: str) -> tuple[str, str] | None:
+    """The first and last name of the person the task asks about, capitalized or not ("gabriel delacroix's")."""
+    capitalized = [(f, last) for f, last in _PERSON.findall(task) if f not in ("What", "Who", "Find", "Give")]
+    if capitalized:
+        return capitalized[0]
+    pairs = [m.split() for m in candidate_mentions(task) if len(m.split()) == 2 and "." not in m]
+    return (pairs[0][0], pairs[0][1]) if pairs else None
+
+
 async def contact_details(step: Step, task: str) -> Answer | None:
-    names = [(first, last) for first, last in _PERSON.findall(task) if first not in ("What", "Who", "Find", "Give")]
-    if not names:
+    named = _person_named(task)
+    if named is None:
         return None
-    first, last = names[0]
+    first, last = named
     same_name = [{"propertyName": "firstname", "operator": "EQ", "value": first},
                  {"propertyName": "lastname", "operator": "EQ", "value": last}]  # fmt: skip
     search = {"objectType": "contacts", "filterGroups": [{"filters": same_name}],
               "properties": ["firstname", "lastname", "email", "jobtitle", "phone"]}  # fmt: skip
     found = await step.call("bi", "crm", "hubspot-search-objects", search)
-    if found is None or not found[0].get("results"):
-        missing = f"The CRM has no contact named {first} {last}{cite(found[1] if found else None)}."
-        return f"No contact named {first} {last}", missing
-    lines = []
-    for contact in found[0]["results"][:5]:
-        p = contact["properties"]
-        lines.append(f"- **{p.get('firstname')} {p.get('lastname')}**: {p.get('jobtitle') or 'no title'}, "
-                     f"email {p.get('email') or 'unknown'}{cite(found[1])}")  # fmt: skip
-    return f"Contact: {first} {last}", "\n".join(lines)
+    if found is not None and found[0].get("results"):
+        lines = []
+        for contact in found[0]["results"][:5]:
+            p = contact["properties"]
+            lines.append(f"- **{p.get('firstname')} {p.get('lastname')}**: {p.get('jobtitle') or 'no title'}, "
+                         f"email {p.get('email') or 'unknown'}{cite(found[1])}")  # fmt: skip
+        shown = found[0]["results"][0]["properties"]
+        return f"Contact: {shown.get('firstname')} {shown.get('lastname')}", "\n".join(lines)
+    missing = f"The CRM has no contact named {first} {last}{cite(found[1] if found else None)}."
+    return await _enriched_person(step, task, first, last, missing)
+
+
+async def _enriched_person(step: Step, task: str, first: str, last: str, missing: str) -> Answer:
+    """Someone our CRM does not know, looked up in the enrichment source at the company the task names."""
+    rest = re.sub(rf"\b{re.escape(first)}\s+{re.escape(last)}(?:'s)?", " ", task, flags=re.I)
+    companies, _ = await find_companies(step, rest, want=1)
+    if not companies:
+        return f"No contact named {first} {last}", (
+            f"{missing} Name their company (e.g. “{first} {last} at <company>”) to look them up in the "
+            "enrichment source.")  # fmt: skip
+    company = companies[0].company
+    arguments = {"first_name": first, "last_name": last, "domain": company["domain"]}
+    person = await step.call("bi", "enrichment", "enrich_person", arguments)
+    if person is None or not isinstance(person[0], dict):
+        return (
+            f"No contact named {first} {last}",
+            f"{missing} The enrichment source has no {first} {last} at "
+            f"{company['name']} either{cite(person[1] if person else None)}.",
+        )
+    p, evidence = person[0], person[1]
+    confidence = p.get("match_confidence", 1)
+    certainty = "" if confidence >= 1 else f" (a partial match, confidence {confidence:g})"
+    title = p.get("title") or "no title"
+    return f"Contact: {p['name']}", (
+        f"{missing} The enrichment source knows them{certainty}:\n\n- **{p['name']}**: {title} at {company['name']}, "
+        f"email {p.get('email') or 'unknown'}{cite(companies[0].evidence, evidence)}")  # fmt: skip
 
 
 async def _site_of(step: Step, task: str) -> tuple[str, str | None] | None:
@@ -179,11 +216,11 @@ async def screenshot(step: Step, task: str) -> Answer | None:
     if await step.call("web", "browser", "browser_navigate", {"url": url}) is None:
         return f"Could not open {url}", "The browser could not open the page; see the evidence table."
     name = re.sub(r"[^a-z0-9]+", "-", url.lower()).strip("-")[:60] + f"-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.png"
-    shot = await step.call("web", "browser", "browser_take_screenshot", {"filename": name, "fullPage": True})
-    if shot is None:
+    saved = step.context.screenshots_dir / name
+    shot = await step.call("web", "browser", "browser_take_screenshot", {"filename": str(saved), "fullPage": True})
+    if shot is None or not await asyncio.to_thread(saved.exists):
         return f"Could not take a screenshot of {url}", "The screenshot failed; see the evidence table."
-    saved = re.search(r"\]\(([^)]+\.png)\)", str(shot[0]))
-    where = saved.group(1) if saved else name
+    where = saved
     return (
         f"Screenshot of {url}",
         f"A full-page screenshot of {url} is saved as `{where}`{cite(company_evidence, shot[1])}.",

@@ -90,3 +90,8 @@ class RunContext:
     auto_approve_pools: frozenset[str] = frozenset()
     triage_model_below: float = 0.5
     evidence_fresh_for: float = 600.0  # seconds a read-only tool result may be reused by a later turn
+
+    @property
+    def screenshots_dir(self) -> Path:
+        """Where the browser pool saves screenshots asked for by absolute path (inside its output folder)."""
+        return self.reports_dir.parent / "playwright" / "screenshots"

@@ -236,12 +236,12 @@ WORKFLOW_CUES: dict[str, Cues] = {
     "design_to_deployment": (
         (r"design to deployment|design-to-deployment|figma -> code|to a (?:tested, )?deployed page", 5.0),
         (r"(?:re)?deploy(?:s|ing)?|deployment of|deployed (?:page|preview|to)|go live|push it live", 2.0),
-        # "deploy pricing", "deploy the careers page": the imperative names what to deploy (the workflow finds it,
+        # "deploy pricing", "ship the careers page": the imperative names what to deploy (the workflow finds it,
         # or says which designs exist; it never deploys a guess)
         (
-            r"(?:^|please |pls |and |then )(?:re)?deploy (?:the |our |my |a |an )?"
+            r"(?:^|please |pls |and |then )(?:(?:re)?deploy|ship|publish) (?:the |our |my |a |an )?"
             r"(?!status|history|logs?\b)[a-z]\w*",
-            1.0,
+            1.5,
         ),
         (r"from (?:the )?(?:figma|design)|figma|design file|mockups|(?:page|settings) design|redesign", 1.5),
         (r"publish(?:es|ing)?|ship", 1.5),

@@ -91,6 +91,15 @@ async def test_a_chat_message_gets_an_ai_answer_and_a_follow_up_builds_on_it(
     ids = [e["id"] for e in state["evidence"]]
     assert ids == [f"E{n}" for n in range(1, len(ids) + 1)]
 
+    third = world.companies[55]
+    state, _ = await chat.say(f"and with {third.name.lower()}?")  # one more, named in lowercase
+    reply = state["messages"][-1]
+    assert state["task"] == f"compare {first.name} and {other.name} with {third.name.lower()}"
+    assert state["triage"]["workflow"] == "competitive_analysis"
+    for company in (first, other, third):
+        assert company.name in reply.content
+        assert f"{company.employees:,}" in reply.content
+
 
 async def test_a_design_follow_up_deploys_it_after_an_approval_given_as_plain_words(
     sandbox: Sandbox, contexts: ServedContexts

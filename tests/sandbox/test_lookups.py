@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
+from pathlib import Path
 
 from tests.sandbox.conftest import Sandbox, structured
 from tests.sandbox.test_workflows import run
@@ -30,6 +31,29 @@ async def test_a_contacts_email_comes_from_the_crm(sandbox: Sandbox) -> None:
     result = await run(sandbox, f"What is {contact['firstname']} {contact['lastname']}'s email?")
     assert f"email {contact['email']}" in result.answer
     assert contact["jobtitle"] in result.answer
+    lowercase = await run(sandbox, f"what's {contact['firstname'].lower()} {contact['lastname'].lower()}'s email")
+    assert f"email {contact['email']}" in lowercase.answer
+
+
+async def test_someone_the_crm_does_not_know_is_looked_up_in_enrichment_at_the_named_company(sandbox: Sandbox) -> None:
+    world = sandbox.world
+    async with sandbox.client("crm") as crm:  # someone of the enrichment world whom our CRM has no contact for
+        for person in world.people:
+            same = [{"propertyName": "firstname", "operator": "EQ", "value": person.first_name},
+                    {"propertyName": "lastname", "operator": "EQ", "value": person.last_name}]  # fmt: skip
+            search = {"objectType": "contacts", "filterGroups": [{"filters": same}]}
+            if not structured(await crm.call_tool("hubspot-search-objects", search))["results"]:
+                break
+    company = world.company(person.company_id)
+    result = await run(sandbox, f"What is {person.first_name} {person.last_name}'s email at {company.name}?")
+    assert f"The CRM has no contact named {person.first_name} {person.last_name}" in result.answer
+    assert f"email {person.email}" in result.answer
+    assert person.title in result.answer
+    assert [e["tool"] for e in result.evidence][-1] == "enrichment.enrich_person"
+
+    unplaced = await run(sandbox, f"What is {person.first_name} {person.last_name}'s email?")
+    assert "Name their company" in unplaced.answer
+    assert person.email not in unplaced.answer
 
 
 async def test_a_pricing_page_and_a_screenshot_are_read_offline(sandbox: Sandbox) -> None:
@@ -38,9 +62,16 @@ async def test_a_pricing_page_and_a_screenshot_are_read_offline(sandbox: Sandbox
     for plan in company.plans:
         assert plan.name in result.answer
     assert any(e["tool"] == "fetch.fetch" and "/pricing/" in e["arguments"]["url"] for e in result.evidence)
+    lowercase = await run(sandbox, f"whats on {company.name.split()[0].lower()}'s pricing page")
+    assert plan.name in lowercase.answer
+    looked_up = {str(e["arguments"].get("name", "")).lower() for e in lowercase.evidence if "enrich" in e["tool"]}
+    assert not looked_up & {"whats", "pricing", "page", "pricing page"}  # task words are not company names
     shot = await run(sandbox, f"Take a screenshot of {sandbox.host_url}/sites/{company.domain}/")
     saved = re.search(r"saved as `([^`]+\.png)`", shot.answer)
     assert saved, shot.answer
+    path = Path(saved.group(1))
+    assert path.is_absolute()  # a path the user can open, not one relative to the browser server's folder
+    assert path.read_bytes().startswith(b"\x89PNG")
 
 
 async def test_design_files_deployments_customers_and_models_are_listed(sandbox: Sandbox) -> None:

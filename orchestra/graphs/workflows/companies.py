@@ -30,7 +30,8 @@ _VOCABULARY = frozenset(
     look main market me meet meeting more most my need next now of on or our overview pipeline please prep prepare
     profile prospect prospects rank research rival rivals sales say see should show size stack stacks
     summarize summary tell than that the their them these they this to today tomorrow top up us vs versus want we
-    week what when where which who why will with would you your""",
+    week what when where which who why will with would you your whats page pages pricing price prices plan plans
+    site website homepage screenshot take details phone number funding headcount""",
     )
 )
 

@@ -237,7 +237,7 @@ async def browser_test(state: RunState, runtime: Runtime[RunContext]) -> dict[st
             result["buttons"] = sum(1 for n in pages.nodes(str(snapshot[0])) if n["role"] == "button")
             result["evidence"] = snapshot[1]
         # Playwright MCP writes only under its --output-dir: the data directory's playwright/ in our config.
-        saved = context_of(runtime).reports_dir.parent / "playwright" / "screenshots" / f"{deployment['id']}.png"
+        saved = context_of(runtime).screenshots_dir / f"{deployment['id']}.png"
         await asyncio.to_thread(saved.parent.mkdir, parents=True, exist_ok=True)
         screenshot = {"filename": str(saved), "fullPage": True}
         shot = await step.call("web", "browser", "browser_take_screenshot", screenshot)
