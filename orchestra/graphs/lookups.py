@@ -23,6 +23,7 @@ from orchestra.graphs.workflows.companies import candidate_mentions, find_compan
 from orchestra.graphs.workflows.market_research import query
 
 Answer = tuple[str, str]  # (title, body) of the report
+_PAGES_AT_ONCE = 3  # a question about several companies' pages reads at most this many
 _URL = re.compile(r"https?://[^\s<>\"')]+")
 _PERSON = re.compile(r"\b([A-Z][a-z]+) ([A-Z][a-z-]+)(?:'s)?\b")
 _OPEN = [{"propertyName": "dealstage", "operator": "NEQ", "value": "closedwon"},
@@ -185,34 +186,40 @@ async def _enriched_person(step: Step, task: str, first: str, last: str, missing
         f"email {p.get('email') or 'unknown'}{cite(companies[0].evidence, evidence)}")  # fmt: skip
 
 
-async def _site_of(step: Step, task: str) -> tuple[str, str | None] | None:
-    """A URL the task gives, or the website of the company it names (with the enrichment evidence)."""
-    url = _URL.search(task)
-    if url:
-        return url.group(0).rstrip(".,;"), None
-    found, _ = await find_companies(step, task, want=1)
-    return (found[0].company["website_url"], found[0].evidence) if found else None
+async def _sites_of(step: Step, task: str, want: int) -> list[tuple[str, str | None]]:
+    """The URLs the task gives, or the websites of (at most `want`) companies it names, each with the enrichment
+    evidence."""
+    urls = [url.rstrip(".,;") for url in _URL.findall(task)][:want]
+    if urls:
+        return [(url, None) for url in urls]
+    found, _ = await find_companies(step, task, want=want)
+    return [(hit.company["website_url"], hit.evidence) for hit in found]
 
 
 async def page_text(step: Step, task: str) -> Answer | None:
-    site = await _site_of(step, task)
-    if site is None:
+    """What the pages say: of each company the task names ("their pricing page" of a comparison is two pages)."""
+    sites = await _sites_of(step, task, want=_PAGES_AT_ONCE)
+    if not sites:
         return None
-    url, company_evidence = site
-    if "pricing" in task.lower() and "/pricing" not in url:
-        url = url.rstrip("/") + "/pricing/"
-    page = await step.call("web", "fetch", "fetch", {"url": url, "max_length": 6000})
-    if page is None:
-        return f"Could not read {url}", f"The page {url} could not be fetched; see the evidence table."
-    text = str(page[0]).split("\n", 1)[-1].strip()
-    return f"What {url} says", f"Read from {url}{cite(company_evidence, page[1])}:\n\n{shorten(text, 3000)}"
+    sections = []
+    for url, company_evidence in sites:
+        if "pricing" in task.lower() and "/pricing" not in url:
+            url = url.rstrip("/") + "/pricing/"
+        page = await step.call("web", "fetch", "fetch", {"url": url, "max_length": 6000})
+        if page is None:
+            sections.append(f"The page {url} could not be fetched; see the evidence table.")
+            continue
+        text = str(page[0]).split("\n", 1)[-1].strip()
+        sections.append(f"Read from {url}{cite(company_evidence, page[1])}:\n\n{shorten(text, 3000 // len(sites))}")
+    title = f"What {sites[0][0]} says" if len(sites) == 1 else f"What the {len(sites)} pages say"
+    return title, "\n\n".join(sections)
 
 
 async def screenshot(step: Step, task: str) -> Answer | None:
-    site = await _site_of(step, task)
-    if site is None:
+    sites = await _sites_of(step, task, want=1)
+    if not sites:
         return None
-    url, company_evidence = site
+    url, company_evidence = sites[0]
     if await step.call("web", "browser", "browser_navigate", {"url": url}) is None:
         return f"Could not open {url}", "The browser could not open the page; see the evidence table."
     name = re.sub(r"[^a-z0-9]+", "-", url.lower()).strip("-")[:60] + f"-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.png"
@@ -296,8 +303,8 @@ LOOKUPS = (
     Lookup("bi", _words(r"\b(e-?mail|phone|title|contact details?|reach)\b"), contact_details),
     Lookup("bi", _words(r"\b(how many|number of|count)\b.{0,20}\bcustomers?\b"), customers),
     Lookup("web", _words(r"\bscreenshot\b"), screenshot),
-    Lookup("web", _words(r"\b(what'?s on|what does|read|text of|content of|pricing page|what is on)\b"), page_text),
-    Lookup("bi", _words(r"\b(pricing page|what'?s on)\b"), page_text),
+    Lookup("web", _words(r"\b(what'?s on|what does|read|text of|content of|pricing pages?|what is on)\b"), page_text),
+    Lookup("bi", _words(r"\b(pricing pages?|what'?s on)\b"), page_text),
     Lookup("design", _words(r"\b(list|show|which|what)\b.{0,30}\b(figma|design)\s*(files?|designs?)?\b"),
            design_files),
     Lookup("design", _words(r"\bdeployments?\b"), deployments),

@@ -100,6 +100,12 @@ async def test_a_chat_message_gets_an_ai_answer_and_a_follow_up_builds_on_it(
         assert company.name in reply.content
         assert f"{company.employees:,}" in reply.content
 
+    state, _ = await chat.say("what about their pricing pages?")  # every company of the comparison, read offline
+    reply = state["messages"][-1]
+    for company in (first, other, third):
+        assert f"/sites/{company.domain}/pricing/" in reply.content
+        assert company.plans[-1].name in reply.content
+
 
 async def test_a_design_follow_up_deploys_it_after_an_approval_given_as_plain_words(
     sandbox: Sandbox, contexts: ServedContexts
