@@ -24,6 +24,17 @@ from orchestra.graphs.workflows.market_research import query
 
 Answer = tuple[str, str]  # (title, body) of the report
 _PAGES_AT_ONCE = 3  # a question about several companies' pages reads at most this many
+# A role asked about instead of a person: "their CTO", "the head of data", "VP of Sales" (kept as written)
+_ROLE = re.compile(
+    r"\b(?P<title>C[ETFOMRI]O|CISO|founder|co-?founder|(?:VP|vice president|head|director) of [a-z]+(?: [a-z]+)?)\b",
+    re.I,
+)
+_SPELLED_OUT = {"CEO": "Chief Executive Officer", "CTO": "Chief Technology Officer", "CFO": "Chief Financial Officer",
+                "COO": "Chief Operating Officer", "CMO": "Chief Marketing Officer", "CRO": "Chief Revenue Officer",
+                "CIO": "Chief Information Officer", "CISO": "Chief Information Security Officer"}  # fmt: skip
+_MODEL_NAME = re.compile(r"\b(?:gpt-[\w.-]+|o[1-9](?:-mini)?|claude[\w.-]*|gemini[\w.-]*|mistral[\w.-]*|llama[\w.-]*)",
+                         re.I)  # fmt: skip
+_DRAFT = re.compile(r"\b(draft|write|compose|prepare)\b", re.I)
 _URL = re.compile(r"https?://[^\s<>\"')]+")
 _PERSON = re.compile(r"\b([A-Z][a-z]+) ([A-Z][a-z-]+)(?:'s)?\b")
 _OPEN = [{"propertyName": "dealstage", "operator": "NEQ", "value": "closedwon"},
@@ -129,6 +140,32 @@ async def open_deals(step: Step, task: str) -> Answer | None:
     return "Open deals in the CRM", body
 
 
+async def _role_holders(step: Step, task: str, role: re.Match[str]) -> Answer:
+    """Who holds a role ("their CTO", "the head of data at Masa Data") at each company the task names, from the
+    enrichment source's people search; offline, writing to them is left to the user (it needs a model)."""
+    title = role.group("title")
+    rest = task[: role.start()] + " " + task[role.end() :]
+    companies, _ = await find_companies(step, rest, want=_PAGES_AT_ONCE)
+    if not companies:
+        return f"Whose {title}?", f"Name the company whose {title} you mean (e.g. “the {title} of <company>”)."
+    lines = []
+    for hit in companies:
+        titles = [title, *([_SPELLED_OUT[title.upper()]] if title.upper() in _SPELLED_OUT else [])]
+        arguments = {"organization_domain": hit.company["domain"], "titles": titles, "limit": 3}
+        people = await step.call("bi", "enrichment", "search_people", arguments)
+        found = (people[0] or {}).get("people", []) if people and isinstance(people[0], dict) else []
+        where = cite(hit.evidence, people[1] if people else None)
+        if not found:
+            lines.append(f"- {hit.company['name']}: the enrichment source lists no {title}{where}")
+        for person in found:
+            lines.append(f"- {hit.company['name']}: **{person['name']}**, {person['title']}, email "
+                         f"{person.get('email') or 'unknown'}{where}")  # fmt: skip
+    drafting = _DRAFT.search(task)
+    intro = ("Writing the message needs a model, and none is configured, so it is not drafted here. "
+             "Who to write to:\n\n") if drafting else ""  # fmt: skip
+    return f"The {title} of {', '.join(hit.company['name'] for hit in companies)}", intro + "\n".join(lines)
+
+
 def _person_named(task: str) -> tuple[str, str] | None:
     """The first and last name of the person the task asks about, capitalized or not ("gabriel delacroix's")."""
     capitalized = [(f, last) for f, last in _PERSON.findall(task) if f not in ("What", "Who", "Find", "Give")]
@@ -139,25 +176,35 @@ def _person_named(task: str) -> tuple[str, str] | None:
 
 
 async def contact_details(step: Step, task: str) -> Answer | None:
+    if role := _ROLE.search(task):
+        return await _role_holders(step, task, role)
     named = _person_named(task)
     if named is None:
         return None
     first, last = named
-    same_name = [{"propertyName": "firstname", "operator": "EQ", "value": first},
-                 {"propertyName": "lastname", "operator": "EQ", "value": last}]  # fmt: skip
-    search = {"objectType": "contacts", "filterGroups": [{"filters": same_name}],
-              "properties": ["firstname", "lastname", "email", "jobtitle", "phone"]}  # fmt: skip
-    found = await step.call("bi", "crm", "hubspot-search-objects", search)
+    found = await _crm_contacts(step, first, last)
+    if (found is None or not found[0].get("results")) and last.lower().endswith("s") and len(last) > 3:
+        found = await _crm_contacts(step, first, last[:-1])  # "jia ashdowns phone": a possessive without its '
     if found is not None and found[0].get("results"):
+        phone = bool(re.search(r"\b(phone|call|number)\b", task, re.I))
         lines = []
         for contact in found[0]["results"][:5]:
             p = contact["properties"]
+            reach = f", phone {p.get('phone') or 'none on record'}" if phone else ""
             lines.append(f"- **{p.get('firstname')} {p.get('lastname')}**: {p.get('jobtitle') or 'no title'}, "
-                         f"email {p.get('email') or 'unknown'}{cite(found[1])}")  # fmt: skip
+                         f"email {p.get('email') or 'unknown'}{reach}{cite(found[1])}")  # fmt: skip
         shown = found[0]["results"][0]["properties"]
         return f"Contact: {shown.get('firstname')} {shown.get('lastname')}", "\n".join(lines)
     missing = f"The CRM has no contact named {first} {last}{cite(found[1] if found else None)}."
     return await _enriched_person(step, task, first, last, missing)
+
+
+async def _crm_contacts(step: Step, first: str, last: str) -> tuple[Any, str] | None:
+    same_name = [{"propertyName": "firstname", "operator": "EQ", "value": first},
+                 {"propertyName": "lastname", "operator": "EQ", "value": last}]  # fmt: skip
+    search = {"objectType": "contacts", "filterGroups": [{"filters": same_name}],
+              "properties": ["firstname", "lastname", "email", "jobtitle", "phone"]}  # fmt: skip
+    return await step.call("bi", "crm", "hubspot-search-objects", search)
 
 
 async def _enriched_person(step: Step, task: str, first: str, last: str, missing: str) -> Answer:
@@ -253,6 +300,8 @@ async def deployments(step: Step, task: str) -> Answer | None:
     rows = ["| deployment | project | created | production | url |", "| --- | --- | --- | --- | --- |"]
     rows += [f"| `{d['id']}` | {d['project']} | {d['created_at']} | {'yes' if d['is_production'] else 'no'} | "
              f"{d['url']} |" for d in items[:20]]  # fmt: skip
+    if not items:
+        return "Deployments", f"There are no deployments yet{cite(listed[1])}."
     return "Deployments", f"{counted(len(items), 'deployment')}, newest first{cite(listed[1])}:\n\n" + "\n".join(rows)
 
 
@@ -291,7 +340,22 @@ async def model_prices(step: Step, task: str) -> Answer | None:
         for m in tier["models"]:
             prices = f"{m.get('input_usd_per_million_tokens')} | {m.get('output_usd_per_million_tokens')}"
             rows.append(f"| {tier['tier']} | {m['model']} | {'yes' if m.get('usable') else 'no key'} | {prices} |")
-    return "Models and prices", f"The configured models{cite(listed[1])}:\n\n" + "\n".join(rows)
+    configured = "\n".join(rows)
+    asked = [m.group(0) for m in _MODEL_NAME.finditer(task)]
+    if not asked or any(name.lower() in configured.lower() for name in asked):
+        return "Models and prices", f"The configured models{cite(listed[1])}:\n\n{configured}"
+    found = await step.call("ai", "models", "search_model_catalog", {"query": asked[0], "limit": 100})
+    known = (found[0] or {}).get("models", []) if found and isinstance(found[0], dict) else []
+    exact = {asked[0].lower(), f"openai/{asked[0].lower()}"}  # the model asked about first, then its variants
+    known = sorted(known, key=lambda m: (m["model"].lower() not in exact, len(m["model"])))[:5]
+    catalog = [f"- {m['model']}: input ${m.get('input_usd_per_million_tokens')}, output "
+               f"${m.get('output_usd_per_million_tokens')} per million tokens{cite(found[1])}"
+               for m in known if found]  # fmt: skip
+    evidence = cite(found[1] if found else None)
+    where = "\n".join(catalog) or f"- The catalog has no model named like {asked[0]}{evidence}."
+    return f"Prices of {asked[0]}", (
+        f"{asked[0]} is not one of the configured models. From LiteLLM's price catalog:\n\n{where}\n\n"
+        f"The configured models{cite(listed[1])}:\n\n{configured}")  # fmt: skip
 
 
 def _words(pattern: str) -> re.Pattern[str]:

@@ -126,6 +126,11 @@ async def test_a_design_follow_up_deploys_it_after_an_approval_given_as_plain_wo
 
     state, events = await chat.say("deploy it again, please")
     assert state["triage"]["workflow"] == "design_to_deployment"
+    state, _ = await chat.send(Command(resume="maybe later"))  # unreadable: asked again, nothing decided
+    snapshot = await chat.graph.aget_state(chat.config, subgraphs=True)
+    again = next(i.value for t in snapshot.tasks for i in t.interrupts)
+    assert again["problem"].startswith("the answer could not be read")
+    assert not state.get("approvals")
     state, _ = await chat.send(Command(resume={"action": "reject", "reason": "not before the launch"}))
     assert "rejected by user (not before the launch)" in state["answer"]
 
@@ -140,9 +145,30 @@ async def test_a_design_follow_up_deploys_it_after_an_approval_given_as_plain_wo
         ({"action": "edit"}, "reject", "an edit needs `arguments`; nothing was changed"),
         ({"action": "ship it"}, "reject", "the answer could not be read"),
         (42, "reject", "the answer could not be read"),
+        ("yes please", "approve", None),  # what a chat user types
+        ("OK", "approve", None),
+        ("no, wrong page", "reject", "no, wrong page"),
+        ("maybe later", "reject", "the answer could not be read"),
     ],
 )
 def test_approval_answers_are_read_strictly(answer: Any, action: str, reason: str | None) -> None:
     decision = read_decision(answer)
     assert decision.action == action
     assert (decision.reason or "").startswith(reason or "")
+    assert decision.unreadable == (reason == "the answer could not be read")
+
+
+async def test_draft_the_email_to_their_cto_finds_the_cto_of_the_company_the_thread_is_about(
+    sandbox: Sandbox, contexts: ServedContexts
+) -> None:
+    world = sandbox.world
+    company = next(c for c in world.companies
+                   if any(p.title == "Chief Technology Officer" for p in world.people_at(c.id)))  # fmt: skip
+    cto = next(p for p in world.people_at(company.id) if p.title == "Chief Technology Officer")
+    chat = Chat(sandbox, contexts, "chat-cto")
+    await chat.say(f"Research {company.domain} for our sales call")
+    state, _ = await chat.say("draft the email to their CTO")
+    reply = state["messages"][-1].content
+    assert f"**{cto.name}**, Chief Technology Officer, email {cto.email}" in reply
+    assert "Writing the message needs a model" in reply  # offline: who to write to, not a made-up draft
+    assert "no contact named" not in reply

@@ -97,7 +97,8 @@ async def test_a_misspelled_design_is_asked_about_never_deployed_on_a_guess(sand
     assert questions[0]["question"] == "No design is named “settngs”. Which design do you mean?"
     assert questions[0]["options"] == ["Orchestra — Settings page"]
     assert "Not deployed" in result.answer
-    assert "Orchestra — Settings page" in result.answer  # what exists, to name it
+    assert "none was chosen (the closest: 'Orchestra — Settings page')" in result.answer
+    assert [e["tool"] for e in result.evidence] == ["design.list_figma_files"]  # listed once, before the question
     assert sorted(p.name for p in sandbox.paths.deployments.iterdir()) == before
 
     picked = await run(sandbox, "Deploy the settngs page to production",

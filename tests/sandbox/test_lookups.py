@@ -33,6 +33,8 @@ async def test_a_contacts_email_comes_from_the_crm(sandbox: Sandbox) -> None:
     assert contact["jobtitle"] in result.answer
     lowercase = await run(sandbox, f"what's {contact['firstname'].lower()} {contact['lastname'].lower()}'s email")
     assert f"email {contact['email']}" in lowercase.answer
+    no_apostrophe = await run(sandbox, f"whats {contact['firstname'].lower()} {contact['lastname'].lower()}s phone")
+    assert f"email {contact['email']}, phone {contact.get('phone') or 'none on record'}" in no_apostrophe.answer
 
 
 async def test_someone_the_crm_does_not_know_is_looked_up_in_enrichment_at_the_named_company(sandbox: Sandbox) -> None:
@@ -85,6 +87,10 @@ async def test_design_files_deployments_customers_and_models_are_listed(sandbox:
     assert f"**{len(won):,} customer" in customers.answer
     models = await run(sandbox, "Which models are cheapest?")
     assert "openai/gpt-4.1-mini" in models.answer
+    other = await run(sandbox, "What does gpt-4o cost per million tokens?")  # not a configured model
+    assert "gpt-4o is not one of the configured models. From LiteLLM's price catalog:" in other.answer
+    assert re.search(r"- gpt-4o: input \$[\d.]+, output \$[\d.]+ per million tokens", other.answer)
+    assert (await run(sandbox, "List our deployments")).answer.count("| deployment |") <= 1
 
 
 async def test_what_needs_a_model_is_refused_with_the_exact_call(sandbox: Sandbox) -> None:

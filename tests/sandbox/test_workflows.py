@@ -74,6 +74,23 @@ async def test_market_research_matches_the_warehouse(sandbox: Sandbox) -> None:
     assert tools_of(result, cited(answer, players[0].name)) == {"warehouse.execute_query"}
 
 
+async def test_a_region_narrows_the_players_and_says_the_market_figures_are_worldwide(sandbox: Sandbox) -> None:
+    from orchestra.graphs.regions import REGIONS
+
+    world = sandbox.world
+    europe = set(REGIONS["Europe"])
+    players = sorted((c for c in world.companies if c.sub_industry == "Cloud security" and c.hq_country in europe),
+                     key=lambda c: -c.revenue_usd)  # fmt: skip
+    assert players  # the world has some, or this test shows nothing
+    result = await run(sandbox, "size the cloud security market in europe")
+    answer = result.answer
+    assert "no split by region: the figures below are not for Europe alone" in answer
+    top = answer.split("## Top players")[1].split("##")[0]
+    assert [line.split(" (")[0].removeprefix("- ") for line in top.strip().splitlines()] == [
+        c.name for c in players[:5]
+    ]
+
+
 def tools_of(result: RunResult, ids: list[str]) -> set[str]:
     return {e["tool"] for e in result.evidence if e["id"] in ids}
 
@@ -107,7 +124,8 @@ async def test_competitive_analysis_compares_the_competitors_the_company_states(
     answer = result.answer
     assert result.triage["workflow"] == "competitive_analysis"
     assert answer.startswith(f"# Competitive analysis: {target.name} against {', '.join(p.name for p in peers)}")
-    assert f"How the set was chosen: the competitors {target.name} names itself on its comparison page" in answer
+    stated = f"How the set was chosen: the competitors {target.name} names itself, as the warehouse's competitors table"
+    assert stated in answer
     plans = answer.split("## Plans and prices")[1].split("##")[0]
     for company in (target, *peers):  # every plan, not only the entry one
         for plan in company.plans:

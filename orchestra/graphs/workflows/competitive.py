@@ -42,7 +42,8 @@ async def pick_companies(state: RunState, runtime: Runtime[RunContext]) -> Comma
             f"WHERE company_domain = {sql_literal(target['domain'])} ORDER BY competitor_name",
         )
         if stated:
-            chosen_by = f"the competitors {target['name']} names itself on its comparison page{cite(evidence)}"
+            chosen_by = (f"the competitors {target['name']} names itself, as the warehouse's competitors table "
+                         f"records them{cite(evidence)}")  # fmt: skip
         else:
             stated, evidence = await query(
                 step,

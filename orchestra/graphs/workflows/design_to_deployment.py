@@ -19,11 +19,11 @@ from typing import Any, Literal
 from langchain_core.messages import HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
-from langgraph.types import Command, interrupt
+from langgraph.types import Command
 
 from orchestra.design.compiler import compile_design
 from orchestra.graphs import pages
-from orchestra.graphs.approvals import ApprovalDecision, approval_request, ask_choice, read_decision
+from orchestra.graphs.approvals import ApprovalDecision, approval_request, ask_approval, ask_choice
 from orchestra.graphs.context import context_of
 from orchestra.graphs.evidence import Step, cite, shorten
 from orchestra.graphs.progress import emit
@@ -125,23 +125,47 @@ def close_designs(task: str, files: list[dict[str, Any]]) -> tuple[str, list[dic
     return " ".join(wanted), list(close.values())
 
 
-async def read_design(state: RunState, runtime: Runtime[RunContext]) -> Command[Literal["build", "__end__"]]:
+async def read_design(
+    state: RunState, runtime: Runtime[RunContext]
+) -> Command[Literal["ask_design", "build", "__end__"]]:
     step = Step(state, context_of(runtime))
     listed = await step.call("design", "design", "list_figma_files", {})
     files = (listed[0] or {}).get("files", []) if listed else []
     if not files:
         return Command(goto=END, update=step.update(answer="No design files are available from the design pool."))
     chosen, note = choose_design(state["task"], files)
+    listing = {"files": files, "evidence": listed[1] if listed else None}
     if chosen is None and (close := close_designs(state["task"], files))[1]:
-        typed, candidates = close
-        picked = ask_choice(f"No design is named “{typed}”. Which design do you mean?", [f["name"] for f in candidates])
-        chosen = next((f for f in candidates if f["name"] == picked), None)
-        note = f"“{typed}” taken as {picked!r}, chosen by the user" if chosen else note
+        typed, candidates = close  # asked in a node of its own, so that resuming does not list the files again
+        question = {"typed": typed, "candidates": candidates, "note": note}
+        return Command(goto="ask_design", update=step.update(facts={"listing": listing, "question": question}))
+    return await _read_frame(step, listing, chosen, note)
+
+
+async def ask_design(state: RunState, runtime: Runtime[RunContext]) -> Command[Literal["build", "__end__"]]:
+    """Which design a misspelled name meant: the user says, or nothing is built."""
+    question, listing = state["facts"]["question"], state["facts"]["listing"]
+    typed, candidates = question["typed"], question["candidates"]
+    picked = ask_choice(f"No design is named “{typed}”. Which design do you mean?", [f["name"] for f in candidates])
+    chosen = next((f for f in candidates if f["name"] == picked), None)
+    if chosen is None:
+        closest = ", ".join(repr(f["name"]) for f in candidates)
+        note = f"no design is named “{typed}” and none was chosen (the closest: {closest})"
+    else:
+        note = f"“{typed}” taken as {picked!r}, chosen by the user"
+    return await _read_frame(Step(state, context_of(runtime)), listing, chosen, note)
+
+
+async def _read_frame(
+    step: Step, listing: dict[str, Any], chosen: dict[str, Any] | None, note: str | None
+) -> Command[Literal["build", "__end__"]]:
+    """The chosen design's first frame, read for the build; or the answer that says why nothing was built."""
+    files = listing["files"]
     if chosen is None:
         names = ", ".join(f["name"] for f in files)
         answer = (f"# Not deployed\n\nI could not tell which design to deploy: {note}. Nothing was built or deployed. "
                   f"The design files are: {names}. Name one, e.g. “Deploy the {files[0]['name']} from Figma”."
-                  f"{cite(listed[1])}")  # fmt: skip
+                  f"{cite(listing['evidence'])}")  # fmt: skip
         return Command(goto=END, update=step.update(answer=answer))
     frame = chosen["frames"][0]
     arguments = {"fileKey": chosen["fileKey"], "nodeId": frame["id"]}
@@ -149,8 +173,8 @@ async def read_design(state: RunState, runtime: Runtime[RunContext]) -> Command[
     if data is None:
         return Command(goto=END, update=step.update(answer=f"Could not read the design {chosen['name']}."))
     simplified = data[0] if isinstance(data[0], dict) else json.loads(data[0])
-    facts = {"design": {"file": chosen, "frame": frame, "evidence": data[1], "list_evidence": listed[1], "note": note}}
-    return Command(goto="build", update=step.update(facts=facts | {"simplified": simplified}))
+    design = {"file": chosen, "frame": frame, "evidence": data[1], "list_evidence": listing["evidence"], "note": note}
+    return Command(goto="build", update=step.update(facts={"design": design, "simplified": simplified}))
 
 
 async def _improved(context: RunContext, html: str, spec: list[dict[str, Any]], texts: list[str]) -> str | None:
@@ -201,7 +225,7 @@ async def approve(state: RunState, runtime: Runtime[RunContext]) -> Command[Lite
         decision = ApprovalDecision(action="approve", by="config (trusted pool)")
     else:
         emit("approval", phase="asked", **{k: v for k, v in request.items() if k != "response_schema"})
-        decision = read_decision(interrupt(request))
+        decision = ask_approval(request)
     emit("approval", phase="answered", tool=request["tool"], decision=decision.action, reason=decision.reason)
     record = {"tool": request["tool"], "pool": "deploy", "arguments": arguments, "reason": request["reason"],
               "decision": decision.action, "by": decision.by, "because": decision.reason}  # fmt: skip
@@ -297,8 +321,9 @@ async def report(state: RunState, runtime: Runtime[RunContext]) -> dict[str, Any
 def build_graph(context_schema: type[RunContext] | None = RunContext) -> StateGraph:
     """The graph; `context_schema=None` for servers that bring no run context (LangGraph Studio)."""
     graph = StateGraph(RunState, context_schema=context_schema)
-    for name, node in (("read_design", read_design), ("build", build), ("approve", approve), ("deploy", deploy),
-                       ("browser_test", browser_test), ("report", report)):  # fmt: skip
+    for name, node in (("read_design", read_design), ("ask_design", ask_design), ("build", build),
+                       ("approve", approve), ("deploy", deploy), ("browser_test", browser_test),
+                       ("report", report)):  # fmt: skip
         graph.add_node(name, node)
     graph.add_edge(START, "read_design")
     graph.add_edge("build", "approve")

@@ -18,6 +18,7 @@ from langgraph.types import Command
 from orchestra.core.sql import sql_literal
 from orchestra.graphs.context import context_of
 from orchestra.graphs.evidence import Step, cite, counted
+from orchestra.graphs.regions import region_in
 from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.workflows.synthesis import finish_report
 
@@ -73,6 +74,12 @@ async def measure(state: RunState, runtime: Runtime[RunContext]) -> dict[str, An
     industry = sql_literal(market["industry"])
     scope = f"industry = {industry}" + (f" AND segment = {sql_literal(market['segment'])}" if market["segment"] else "")
     facts: dict[str, Any] = {}
+    industry_scope = f"industry = {industry}"
+    if region := region_in(state["task"]):  # the market figures are worldwide; the companies can be narrowed
+        countries = ", ".join(sql_literal(country) for country in region[1])
+        scope += f" AND hq_country IN ({countries})"
+        industry_scope += f" AND hq_country IN ({countries})"
+        facts["region"] = region[0]
     facts["size"], facts["size_evidence"] = await query(
         step, f"SELECT year, market_size_usd, growth_pct FROM industry_stats WHERE industry = {industry} ORDER BY year"
     )
@@ -85,7 +92,7 @@ async def measure(state: RunState, runtime: Runtime[RunContext]) -> dict[str, An
     facts["segments"], facts["segments_evidence"] = await query(
         step,
         f"SELECT segment, count(*) AS companies, sum(estimated_revenue_usd) AS revenue_usd FROM accounts "
-        f"WHERE industry = {industry} GROUP BY segment ORDER BY revenue_usd DESC",
+        f"WHERE {industry_scope} GROUP BY segment ORDER BY revenue_usd DESC",
     )
     facts["players"], facts["players_evidence"] = await query(
         step,
@@ -144,6 +151,11 @@ async def write_report(state: RunState, runtime: Runtime[RunContext]) -> dict[st
     elif re.search(r"\bsegment|\bsub-?market|\bniche", state["task"], re.I):
         lines.append(f"- No segment of that name is in the data: sizing the whole {market['industry']} industry, a "
                      "wider market.")  # fmt: skip
+    if region := facts.get("region"):
+        players = facts.get("players", [])
+        found = "" if players else f" None of the data's companies in this market is headquartered in {region}."
+        lines.append(f"- The data sizes markets worldwide, with no split by region: the figures below are not for "
+                     f"{region} alone. Segments and players are those headquartered in {region}.{found}")  # fmt: skip
     if size:
         first, last = size[0], size[-1]
         label = f"The {market['industry']} industry as a whole" if segment_size else f"{market['industry']} market size"
