@@ -69,6 +69,27 @@ async def test_a_name_that_fits_two_companies_is_asked_about(sandbox: Sandbox, c
     assert "chosen by the user" in state["answer"]
 
 
+async def test_a_word_many_names_share_is_asked_about_with_the_closest_names(
+    sandbox: Sandbox,
+    contexts: Any,  # noqa: F811
+) -> None:
+    world = sandbox.world
+    word = "Works"
+    holding = {c.name for c in world.companies if word in c.name.split()}
+    assert len(holding) > 2
+    chat = Chat(sandbox, contexts, "a-shared-word")
+    _, events = await chat.say(f"Research {word} for our sales call")
+    asked = next(e for e in events if e["event"] == "choice")
+    assert 2 <= len(asked["options"]) <= 5
+    assert set(asked["options"]) <= holding
+    shortest = min(len(n) for n in holding)  # the closest to the word: the shortest names that hold it
+    assert min(len(n) for n in asked["options"]) == shortest
+    state, _ = await chat.send(Command(resume=asked["options"][0]))
+    chosen = next(c for c in world.companies if c.name == asked["options"][0])
+    assert state["answer"].startswith(f"# Sales brief: {chosen.name} ({chosen.domain})")
+    assert "chosen by the user" in state["answer"]
+
+
 async def test_a_shared_suffix_is_no_reason_to_ask(sandbox: Sandbox) -> None:
     """ "Reserch Kartai Works": the enrichment source suggests every "... Works"; only one resembles "Kartai"."""
     world = sandbox.world

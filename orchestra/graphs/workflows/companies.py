@@ -19,6 +19,7 @@ from orchestra.graphs.evidence import Step
 _DOMAIN = re.compile(r"\b((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:example|com|io|ai|co|net|org|dev|app))\b", re.I)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9&'-]*")
 _SUGGESTIONS = re.compile(r"did you mean (.+?)\?")
+_CHOICES = 5  # a question about an ambiguous name offers at most this many companies
 # The words tasks are made of (asking, planning, comparing), never a company's name on their own.
 _VOCABULARY = frozenset(
     re.findall(
@@ -102,7 +103,7 @@ async def look_up(step: Step, mention: str) -> Found | None:
         s for s in suggestions if _resembles(mention, s)
     ]
     if not fitting:
-        return await _from_crm(step, mention)
+        return await _from_crm(step, mention, suggestions)
     chosen = fitting[0] if len(fitting) == 1 else ask_choice(f"Which company do you mean by “{mention}”?", fitting)
     if chosen is None:
         return None
@@ -119,14 +120,17 @@ async def look_up(step: Step, mention: str) -> Found | None:
     return Found(outcome[0], outcome[1], mention, note)
 
 
-async def _from_crm(step: Step, mention: str) -> Found | None:
+async def _from_crm(step: Step, mention: str, suggestions: list[str]) -> Found | None:
     """The one CRM company whose name or domain contains the mention (our own records know names the enrichment
-    source may spell differently); enriched by its domain."""
+    source may spell differently); enriched by its domain. When the mention is a word of several companies' names
+    ("Works"), the user is asked which, offered the closest of them."""
     if len(mention) < 4:
         return None
-    search = {"objectType": "companies", "query": mention, "properties": ["name", "domain"], "limit": 3}
+    search = {"objectType": "companies", "query": mention, "properties": ["name", "domain"], "limit": 10}
     found = await step.call("bi", "crm", "hubspot-search-objects", search, quiet=True)
     results = (found[0] or {}).get("results", []) if found and isinstance(found[0], dict) else []
+    if len(results) > 1:
+        return await _ask_among(step, mention, [str(r["properties"].get("name")) for r in results] + suggestions)
     if len(results) != 1 or not results[0]["properties"].get("domain"):
         return None
     domain = results[0]["properties"]["domain"]
@@ -134,6 +138,20 @@ async def _from_crm(step: Step, mention: str) -> Found | None:
     if outcome is None or not isinstance(outcome[0], dict):
         return None
     return Found(outcome[0], outcome[1], mention, f"“{mention}” found in our CRM as {outcome[0]['name']} ({domain})")
+
+
+async def _ask_among(step: Step, mention: str, names: list[str]) -> Found | None:
+    """Ask which of the companies whose names hold the mention as a word is meant (the closest few first)."""
+    holding = {n.lower(): n for n in names if re.search(rf"\b{re.escape(mention)}\b", n, re.I)}
+    closest = sorted(holding.values(), key=lambda n: -difflib.SequenceMatcher(None, mention.lower(), n.lower()).ratio())
+    if len(closest) < 2:
+        return None
+    chosen = ask_choice(f"Which company do you mean by “{mention}”?", closest[:_CHOICES])
+    outcome = await step.call("bi", "enrichment", "enrich_organization", {"name": chosen}) if chosen else None
+    if outcome is None or not isinstance(outcome[0], dict):
+        return None
+    note = f"“{mention}” taken as {outcome[0]['name']} (chosen by the user among the companies of that name)"
+    return Found(outcome[0], outcome[1], mention, note)
 
 
 def _resembles(mention: str, name: str) -> bool:

@@ -104,15 +104,34 @@ def build_server(paths: SandboxPaths) -> FastMCP:
         last_name: Annotated[str | None, Field(description="Last name")] = None,
         domain: Annotated[str | None, Field(description="Company domain")] = None,
     ) -> dict[str, Any]:
-        """One person by email, or by name at a company domain, with a match confidence."""
+        """One person by email, or by name at a company domain, with a match confidence. A name without a domain
+        matches on the name alone (as Apollo's people/match does); when several people share it, none is chosen:
+        found is false and `candidates` lists each of them with their company."""
         data = world.get()
         if email:
             match = next((p for p in data.people if p.email == email.strip().lower()), None)
             if match is None:
                 raise ToolError(f"no person with email {email}; try first_name, last_name and domain")
             return person_record(match, data.company(match.company_id), 1.0)
-        if not (first_name and last_name and domain):
+        if not (first_name and last_name):
             raise ToolError("give an email, or first_name, last_name and domain")
+        if not domain:
+            named = [p for p in data.people if (p.first_name.lower(), p.last_name.lower())
+                     == (first_name.strip().lower(), last_name.strip().lower())]  # fmt: skip
+            if not named:
+                raise ToolError(
+                    f"no {first_name} {last_name} in the sandbox world; check the spelling or give a domain"
+                )
+            if len(named) == 1:
+                return person_record(named[0], data.company(named[0].company_id), 0.5)
+            candidates = [person_record(p, data.company(p.company_id), 0.5) for p in named]
+            return {
+                "found": False,
+                "match_confidence": 0.0,
+                "candidates": candidates,
+                "source": "sandbox",
+                "message": f"{len(named)} people are named {first_name} {last_name}; give the domain to pick one",
+            }
         company, _ = company_for(domain, None)
         candidates = [p for p in data.people_at(company.id) if p.last_name.lower() == last_name.strip().lower()]
         exact = [p for p in candidates if p.first_name.lower() == first_name.strip().lower()]
