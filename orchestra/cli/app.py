@@ -7,8 +7,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from orchestra.cli.common import ConfigOption, err, settings_or_exit
+from orchestra.cli.connect import connect
 from orchestra.cli.sandbox import app as sandbox_app
 from orchestra.core.settings import runtime_environment
 
@@ -23,6 +25,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(sandbox_app, name="sandbox")
 tools_app = typer.Typer(help="List and call tools through a running gateway.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
+app.command()(connect)
 
 
 @app.command()
@@ -113,7 +116,7 @@ def serve(
             port=settings.server.port if port is None else port, gateway=gateway, log_level=log_level,
         )  # fmt: skip
     except AuthConfigError as exc:
-        err.print(f"[red]cannot serve[/red]: {exc}", highlight=False)
+        err.print(f"[red]cannot serve[/red]: {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
     raise typer.Exit(code)
 
