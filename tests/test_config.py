@@ -51,7 +51,8 @@ def test_units_in_config_values() -> None:
         ("gateway:\n  pools:\n    web:\n      tier: web\n",
          r"a pool needs exactly one upstream: `command` \(stdio\), `url` or `urls` \(HTTP\)"),
         ("gateway:\n  pools:\n    Web_Pool:\n      tier: web\n      command: x\n",
-         r"gateway\.pools\.Web_Pool\.\[key\] = .*should match pattern"),
+         r"gateway\.pools\.Web_Pool: the name 'Web_Pool' is not allowed: .*should match pattern "
+         r"'\^\[a-z\]\[a-z0-9-\]\{0,23\}\$'"),
         ("gateway:\n  pools:\n    web:\n      tier: web\n      command: x\n      replica: 3\n",
          r"gateway\.pools\.web\.replica: unknown field; remove it or check its spelling"),
         ("gateway:\n  pools:\n    web:\n      tier: web\n      command: x\n      rate_limit: lots\n",

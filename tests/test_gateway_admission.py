@@ -33,6 +33,8 @@ async def test_foreign_origin_and_host_are_refused_before_anything_else(tmp_path
                 {"host": "evil.example"},
                 {"host": f"evil.example:{base.rsplit(':', 1)[1]}"},
                 {"host": "gateway.internal:9999"},
+                {"host": "evil.example", "origin": "http://evil.example"},  # a rebound page's own origin
+                {"origin": "http://localhost:1"},  # loopback, but not this gateway's origin
             ):
                 refused = await http.post("/pools/probe/mcp", json=INITIALIZE, headers=headers)
                 assert refused.status_code == 403, headers
@@ -51,15 +53,28 @@ async def test_foreign_origin_and_host_are_refused_before_anything_else(tmp_path
             wrong_method = await http.post("/admin/pools")
             assert wrong_method.status_code == 405
             assert wrong_method.json()["error"] == "method not allowed"
+            own = base.removeprefix("http://")
             for headers in (
                 {},
                 {"origin": "http://127.0.0.1:8800"},
                 {"host": "localhost"},
                 {"host": "gateway.internal:8700"},
+                {"origin": base},  # the gateway's own origin (same-origin), as the SDK's protection allows
+                {"host": f"localhost:{own.rsplit(':', 1)[1]}", "origin": f"http://localhost:{own.rsplit(':', 1)[1]}"},
+                {"host": "gateway.internal:8700", "origin": "https://gateway.internal:8700"},
             ):
                 accepted = await http.post("/pools/probe/mcp", json=INITIALIZE, headers=headers)
                 assert accepted.status_code == 200, headers
                 assert accepted.headers["mcp-session-id"]
+
+
+async def test_a_wildcard_host_never_makes_a_foreign_origin_its_own(tmp_path: Path) -> None:
+    settings = {"http": {"allowed_hosts": ["*"]}}
+    async with running_gateway({"probe": probe_pool(tmp_path / "exec.log")}, **settings) as (base, _):
+        async with httpx.AsyncClient(base_url=base, headers=ACCEPT) as http:
+            rebound = {"host": "evil.example", "origin": "http://evil.example"}
+            assert (await http.post("/pools/probe/mcp", json=INITIALIZE, headers=rebound)).status_code == 403
+            assert (await http.post("/pools/probe/mcp", json=INITIALIZE, headers={"origin": base})).status_code == 200
 
 
 async def test_a_session_belongs_to_the_key_that_created_it(tmp_path: Path) -> None:

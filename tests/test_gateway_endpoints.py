@@ -83,13 +83,13 @@ async def test_operational_endpoints(tmp_path: Path) -> None:
 
 async def test_malformed_requests_get_clear_errors(tmp_path: Path) -> None:
     async with running_gateway({"probe": probe_pool(tmp_path / "exec.log")}) as (base, _):
-        headers = {"accept": "application/json, text/event-stream"}
+        headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
         async with httpx.AsyncClient(base_url=base, headers=headers) as http:
             bad = await http.post("/pools/probe/mcp", content=b"{not json")
             assert bad.status_code == 400
             assert bad.json()["error"]["code"] == -32700
             batch = await http.post("/pools/probe/mcp", json=[{"jsonrpc": "2.0", "id": 1, "method": "ping"}])
-            assert "batches are not supported" in batch.json()["error"]["message"]
+            assert "Mcp-Session-Id header is required" in batch.json()["error"]["message"]  # see test_gateway_headers
             no_session = await http.post("/pools/probe/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
             assert no_session.status_code == 400
             unknown = await http.post(

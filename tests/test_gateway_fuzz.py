@@ -54,6 +54,7 @@ def message(rng: random.Random, sessions: dict[str, str]) -> tuple[str, str, dic
     """(HTTP method, path, headers, body) of one fuzzed request; most are nearly right, so they reach deep."""
     path = rng.choice(PATHS)
     headers: dict[str, Any] = dict(ACCEPT) if rng.random() < 0.9 else {"accept": rng.choice(["text/html", "*/*", ""])}
+    headers["content-type"] = "application/json"  # other types get 415 (test_gateway_headers.py)
     if rng.random() < 0.9:
         own = sessions.get(path)
         headers["mcp-session-id"] = (
@@ -112,6 +113,15 @@ async def test_fuzzed_json_rpc_never_gets_a_5xx_or_a_non_json_reply(tmp_path: Pa
             statuses: dict[int, int] = {}
 
             async def send(method: str, path: str, headers: dict[str, Any], body: bytes) -> None:
+                if method == "GET":  # a session's GET stream stays open: check how it opens, then leave
+                    async with http.stream("GET", path, headers=headers) as opened:
+                        statuses[opened.status_code] = statuses.get(opened.status_code, 0) + 1
+                        assert opened.status_code < 500, (path, headers)
+                        if opened.status_code == 200:
+                            assert opened.headers["content-type"].startswith("text/event-stream")
+                        else:
+                            json.loads(await opened.aread())
+                    return
                 reply = await http.request(method, path, headers=headers, content=body if method == "POST" else None)
                 statuses[reply.status_code] = statuses.get(reply.status_code, 0) + 1
                 assert reply.status_code < 500, (method, path, body[:300], reply.text[:300])
@@ -130,7 +140,8 @@ async def test_fuzzed_json_rpc_never_gets_a_5xx_or_a_non_json_reply(tmp_path: Pa
                 await asyncio.gather(*(send(*request) for request in requests[start : start + 8]))
             assert statuses.get(200, 0) > 1000  # answered by the router, the pool or the upstream
             assert statuses.get(400, 0) > 1000  # refused as malformed
-            assert len(executions(tmp_path / "exec.log", "lookup")) > 100  # the upstream was really reached
+            # the upstream was really reached (about 90 calls: those with a wrong Accept end at 406)
+            assert len(executions(tmp_path / "exec.log", "lookup")) > 60
             fresh = {**ACCEPT, "mcp-session-id": await raw_session(http, "/pools/probe/mcp")}
             healthy = await http.post("/pools/probe/mcp", json=tool_call("lookup", {"key": "after"}), headers=fresh)
             assert healthy.json()["result"]["content"][0]["text"].startswith("after@")

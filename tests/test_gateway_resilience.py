@@ -142,7 +142,10 @@ async def test_oversized_and_malformed_upstream_replies_fail_only_their_call(tmp
 async def test_bad_messages_get_json_rpc_errors_and_disturb_nothing(tmp_path: Path) -> None:
     async with running_gateway({"probe": probe_pool(tmp_path / "exec.log")}) as (base, _):
         async with httpx.AsyncClient(base_url=base, headers=ACCEPT) as http:
-            headers = {"mcp-session-id": await raw_session(http, "/pools/probe/mcp")}
+            headers = {
+                "content-type": "application/json",
+                "mcp-session-id": await raw_session(http, "/pools/probe/mcp"),
+            }
             for bad_id in ({}, [1], 1.5, None, True):
                 reply = await http.post(
                     "/pools/probe/mcp", json={"jsonrpc": "2.0", "id": bad_id, "method": "ping"}, headers=headers

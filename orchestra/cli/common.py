@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from orchestra.core.settings import ConfigError, OrchestraSettings, load_settings
 
@@ -21,5 +22,6 @@ def settings_or_exit(config: Path | None) -> OrchestraSettings:
     try:
         return load_settings(config)
     except ConfigError as exc:
-        err.print(f"[red]config error[/red] {exc}", highlight=False)
+        # escaped: messages quote patterns such as `^[a-z][a-z0-9-]{0,23}$`, which rich would read as markup
+        err.print(f"[red]config error[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None

@@ -124,7 +124,11 @@ def describe_validation_error(path: Path, raw: dict[str, Any], exc: ValidationEr
         location = ".".join(str(part) for part in error["loc"])
         found = _lookup(raw, error["loc"])
         message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
+        if "[key]" in error["loc"]:  # a mapping key (e.g. a pool name) is wrong, not its value
+            key_loc = error["loc"][: error["loc"].index("[key]")]
+            location = ".".join(str(part) for part in key_loc)
+            lines.append(f"  {location}: the name {key_loc[-1]!r} is not allowed: {message}")
+        elif error["type"] == "extra_forbidden":
             lines.append(f"  {location}: unknown field; remove it or check its spelling against docs/")
         elif error["type"] == "missing":
             lines.append(f"  {location}: required field is missing; add it ({message})")

@@ -74,8 +74,22 @@ class Admission:
             return True
         return (name, port) in self._hosts or (name, None) in self._hosts
 
-    def origin_allowed(self, header: str | None) -> bool:
-        return header is None or header.strip().lower().rstrip("/") in self._origins
+    def origin_allowed(self, header: str | None, host: str | None = None) -> bool:
+        """An allowed origin, none, or the gateway's own: the origin of a Host it answers to by name (loopback or
+        `allowed_hosts`, never through `*`), as the SDK's DNS-rebinding protection allows. A rebound page carries
+        its own, foreign Host, which the Host check has refused already."""
+        if header is None:
+            return True
+        origin = header.strip().lower().rstrip("/")
+        if origin in self._origins:
+            return True
+        return (
+            host is not None and self._named(host) and origin in (f"http://{host.lower()}", f"https://{host.lower()}")
+        )
+
+    def _named(self, host: str) -> bool:
+        name, port = split_host(host)
+        return name in LOOPBACK_NAMES or (name, port) in self._hosts or (name, None) in self._hosts
 
     def key_id(self, request: Request) -> str | None:
         """The id (a hash prefix, never the key) of the key the request presents; raises `Refused` (401) if none."""
@@ -98,7 +112,7 @@ class Admission:
         """Raises `Refused` (403) for a foreign Host or Origin."""
         if not self.host_allowed(request.headers.get("host")):
             raise Refused(_forbidden("Host", "gateway.http.allowed_hosts"))
-        if not self.origin_allowed(request.headers.get("origin")):
+        if not self.origin_allowed(request.headers.get("origin"), request.headers.get("host")):
             raise Refused(_forbidden("Origin", "gateway.http.allowed_origins"))
 
     def admit(self, request: Request) -> str | None:

@@ -11,19 +11,21 @@ from mcp import types
 
 from orchestra.gateway.errors import GatewayError, ReplicaUnreachable
 from orchestra.gateway.http_upstream import HttpConnection
-from orchestra.gateway.rpc import CallLog, Connection, Progress, RpcError, ToolResult
+from orchestra.gateway.rpc import CallLog, Connection, Notice, Progress, RpcError, ToolResult
 from orchestra.gateway.stdio import StdioConnection
 
 log = logging.getLogger("orchestra.gateway.replica")
 
-ConnectionFactory = Callable[[Callable[[], None] | None], Connection]
+ConnectionFactory = Callable[[Notice | None], Connection]
+ChannelNotice = Callable[["Channel", str, dict[str, Any]], None]
+"""Told of an upstream's notifications outside calls, with the channel (upstream session) that sent them."""
 
 
 def stdio_connection(
     argv: list[str], env: dict[str, str], cwd: str | None, label: str, max_message_size: int
 ) -> ConnectionFactory:
-    return lambda on_tools_changed: StdioConnection(
-        argv, env=env, cwd=cwd, label=label, max_message_size=max_message_size, on_tools_changed=on_tools_changed
+    return lambda on_notice: StdioConnection(
+        argv, env=env, cwd=cwd, label=label, max_message_size=max_message_size, on_notice=on_notice
     )
 
 
@@ -31,9 +33,9 @@ def http_connection(
     url: str, headers: dict[str, str], label: str, max_message_size: int, session_id: str | None = None
 ) -> ConnectionFactory:
     """An HTTP upstream session; with `session_id`, it rejoins a session another gateway process opened."""
-    return lambda on_tools_changed: HttpConnection(
+    return lambda on_notice: HttpConnection(
         url, headers=headers, label=label, max_message_size=max_message_size, session_id=session_id,
-        on_tools_changed=on_tools_changed,
+        on_notice=on_notice,
     )  # fmt: skip
 
 
@@ -45,12 +47,12 @@ class Channel:
         factory: ConnectionFactory,
         *,
         label: str,
-        on_tools_changed: Callable[[], None] | None = None,
+        on_notice: ChannelNotice | None = None,
         initialize: bool = True,
     ) -> None:
         self.label = label
         self.init_result: types.InitializeResult | None = None
-        self.connection = factory(on_tools_changed)
+        self.connection = factory(None if on_notice is None else lambda method, params: on_notice(self, method, params))
         self._initialize = initialize
         self._started = False
 
@@ -78,6 +80,7 @@ class Channel:
                     await self.connection.open()
                 if self._initialize:
                     self.init_result = await self.connection.initialize()
+                self.connection.listen()
         except TimeoutError:
             await self.close()
             raise ReplicaUnreachable(f"{self.label} did not start within {timeout:g}s") from None

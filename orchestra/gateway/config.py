@@ -6,9 +6,11 @@ Every field carries its type, default and meaning here; `docs/gateway.md` is gen
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import shlex
 from typing import Annotated, Literal
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -141,6 +143,53 @@ class ToolFilter(_Section):
         return tool not in self.deny and (self.allow is None or tool in self.allow)
 
 
+class PromptFilter(_Section):
+    """Which upstream prompts a pool exposes: listing, `prompts/get` and completion of their arguments alike."""
+
+    allow: list[str] | None = Field(
+        None,
+        description="Only these prompts are listed and usable; unset allows every prompt the upstream offers "
+        "(minus `deny`), except on a pool with a `tools.allow` list, whose prompts stay hidden until listed here.",
+    )
+    deny: list[str] = Field(default_factory=list, description="Prompts never listed or usable.")
+
+    def permits(self, name: str, *, reviewed_pool: bool) -> bool:
+        if name in self.deny:
+            return False
+        return name in self.allow if self.allow is not None else not reviewed_pool
+
+
+_DOT_SEGMENT = re.compile(r"(^|/)\.{1,2}([/?#]|$)")
+
+
+class ResourceFilter(_Section):
+    """Which upstream resources a pool exposes, by URI glob (`*` matches anything, `/` included), e.g.
+    `file:///srv/reports/*`: applied to listing, templates, reading, subscribing and completion alike. While
+    either list is set, URIs with `.` or `..` segments (plain or %-encoded) are refused, so a path cannot
+    climb out of an allowed folder."""
+
+    allow: list[str] | None = Field(
+        None,
+        description="Only resources whose URI (or URI template) matches one of these globs are listed and "
+        "readable; unset allows every resource the upstream offers (minus `deny`), except on a pool with a "
+        "`tools.allow` list, whose resources stay hidden until listed here.",
+    )
+    deny: list[str] = Field(
+        default_factory=list, description="URI globs never listed or readable, e.g. `file:///etc/*`."
+    )
+
+    def permits(self, uri: str, *, reviewed_pool: bool) -> bool:
+        if self.allow is None and not self.deny:
+            return not reviewed_pool
+        if _DOT_SEGMENT.search(unquote(unquote(uri)).replace("\\", "/")):
+            return False
+        if any(fnmatch.fnmatchcase(uri, pattern) for pattern in self.deny):
+            return False
+        if self.allow is None:
+            return not reviewed_pool
+        return any(fnmatch.fnmatchcase(uri, pattern) for pattern in self.allow)
+
+
 class Egress(_Section):
     """Where a pool's upstream may send requests (fetch servers, browsers).
 
@@ -235,6 +284,10 @@ class PoolConfig(_Section):
     cache: Cache = Field(default_factory=Cache, description="Result cache of read-only tools.")
     rate_limit: RateLimits = Field(default_factory=RateLimits, description="Token-bucket rate limits.")
     tools: ToolFilter = Field(default_factory=ToolFilter, description="Which upstream tools are exposed.")
+    prompts: PromptFilter = Field(default_factory=PromptFilter, description="Which upstream prompts are exposed.")
+    resources: ResourceFilter = Field(
+        default_factory=ResourceFilter, description="Which upstream resources are exposed."
+    )
     egress: Egress | None = Field(
         None, description="Outbound request policy, enforced by a proxy of the gateway's; unset means none."
     )
@@ -273,6 +326,17 @@ class PoolConfig(_Section):
                 "remove `cache.ttl` or use `session: shared`"
             )
         return self
+
+    @property
+    def reviewed(self) -> bool:
+        """A pool with a `tools.allow` list exposes only what was reviewed: its prompts and resources too."""
+        return self.tools.allow is not None
+
+    def permits_prompt(self, name: str) -> bool:
+        return self.prompts.permits(name, reviewed_pool=self.reviewed)
+
+    def permits_resource(self, uri: str) -> bool:
+        return self.resources.permits(uri, reviewed_pool=self.reviewed)
 
     @property
     def upstream_urls(self) -> list[str]:

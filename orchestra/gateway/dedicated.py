@@ -82,6 +82,7 @@ class DedicatedSessions:
             http_connection(url, self.headers(), label, self.config.max_message_size, session_id=session_id),
             label=label,
             initialize=rejoin is None,
+            on_notice=self._notice,
         )
         await channel.start(self.config.startup_timeout)
         replica.sessions += 1

@@ -22,6 +22,7 @@ from mcp import types
 from mcp.client.stdio import get_default_environment
 
 from orchestra.core.envref import expand_env
+from orchestra.gateway.catalogue import PoolEvent, PoolFeatures
 from orchestra.gateway.channel import ConnectionFactory, http_connection, stdio_connection
 from orchestra.gateway.config import PoolConfig
 from orchestra.gateway.dedicated import DedicatedSessions
@@ -46,7 +47,7 @@ _MAX_TOOL_PAGES = 100
 _FIRST_LISTING_WAIT = 5.0  # a client listing tools waits at most this long for a pool that has never listed
 
 
-class Pool(DedicatedSessions):
+class Pool(DedicatedSessions, PoolFeatures):
     """Replicas of one upstream, and the calls made to them."""
 
     def __init__(
@@ -76,6 +77,11 @@ class Pool(DedicatedSessions):
         self._refreshing: asyncio.Task[None] | None = None
         self.listing_error: str | None = None
         self.egress: EgressPolicy | None = None  # set by the gateway once the pool's egress proxy runs
+        self.prompts: dict[str, types.Prompt] = {}
+        self.subscriptions: dict[str, set[str]] = {}  # upstream URI -> client sessions subscribed to it
+        self.on_event: PoolEvent | None = None  # set by the router: upstream notices for client sessions
+        self._init: types.InitializeResult | None = None
+        self._background: set[asyncio.Task[None]] = set()  # subscribing a new replica, relisting after a change
 
     # -- lifecycle -------------------------------------------------------------------------------------
     @property
@@ -110,9 +116,10 @@ class Pool(DedicatedSessions):
             log.warning("pool %s is not available yet: %s", self.name, exc.message)
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        background = [*self._tasks, *self._background, *([self._refreshing] if self._refreshing else [])]
+        for task in background:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*background, return_exceptions=True)
         await asyncio.gather(*(r.stop() for r in self.replicas))
 
     def headers(self) -> dict[str, str]:
@@ -137,7 +144,7 @@ class Pool(DedicatedSessions):
     ) -> Replica:
         replica = Replica(
             name, self.config, connect, single_use=single_use, url=url,
-            on_change=self._replica_changed, on_tools_changed=self._mark_tools_stale,
+            on_change=self._replica_changed, on_notice=self._notice, on_up=self._replica_up,
         )  # fmt: skip
         self.replicas.append(replica)
         replica.start()
@@ -154,9 +161,6 @@ class Pool(DedicatedSessions):
             states[replica.state] += 1
         for state, count in states.items():
             self._metrics.replicas.labels(self.name, state).set(count)
-
-    def _mark_tools_stale(self) -> None:
-        self._tools_stale = True
 
     # -- tools ----------------------------------------------------------------------------------------
     async def list_tools(self) -> list[types.Tool]:
@@ -183,8 +187,8 @@ class Pool(DedicatedSessions):
             log.warning("pool %s could not list its tools: %s", self.name, exc.message)
 
     async def refresh_tools(self) -> None:
-        """List the upstream's tools, page by page, within the pool's `timeout`; any live replica will do (a
-        dedicated pool's replicas all belong to clients, and listing changes nothing)."""
+        """List the upstream's tools (and its prompts, when it has some), page by page, within the pool's `timeout`;
+        any live replica will do (a dedicated pool's replicas all belong to clients, and listing changes nothing)."""
         deadline = time.monotonic() + self.config.timeout
         replica = self._listing_replica() or await self._wait_for_replica(deadline)
         assert replica.channel is not None
@@ -207,6 +211,7 @@ class Pool(DedicatedSessions):
                               pool=self.name) from None  # fmt: skip
         except (RpcError, ValueError) as exc:
             raise ReplicaReset(f"replica {replica.name} answered tools/list badly: {exc}", pool=self.name) from None
+        await self._list_prompts_on(replica.channel, deadline)
         self.tools, self._tools_stale, self.listing_error = tools, False, None
 
     def _listing_replica(self) -> Replica | None:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from mcp import types
 
-from orchestra.gateway.channel import Channel, ConnectionFactory, first_of
+from orchestra.gateway.channel import Channel, ChannelNotice, ConnectionFactory, first_of
 from orchestra.gateway.config import PoolConfig
 from orchestra.gateway.errors import ReplicaUnreachable
 
@@ -39,7 +39,8 @@ class Replica:
         *,
         single_use: bool = False,
         on_change: Callable[[], None],
-        on_tools_changed: Callable[[], None] | None = None,
+        on_notice: ChannelNotice | None = None,
+        on_up: Callable[[Replica], None] | None = None,
         url: str | None = None,
     ) -> None:
         self.name = name
@@ -65,7 +66,8 @@ class Replica:
         self._config = config
         self._connect = connect
         self._on_change = on_change
-        self._on_tools_changed = on_tools_changed
+        self._on_notice = on_notice
+        self._on_up = on_up
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -89,7 +91,7 @@ class Replica:
             channel = Channel(
                 self._connect,
                 label=f"replica {self.name}",
-                on_tools_changed=self._on_tools_changed,
+                on_notice=self._on_notice,
             )
             self._set_state("starting")
             try:
@@ -107,6 +109,8 @@ class Replica:
                 self._health_fails = self._health_passes = 0
                 self._set_state("healthy")
                 log.info("replica %s is up%s", self.name, f" (pid {self.pid})" if self.pid else "")
+                if self._on_up is not None:
+                    self._on_up(self)
                 await first_of(channel.closed, self._stopping)
                 if self._stopping.is_set():
                     break

@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import json
 import logging
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,26 +30,19 @@ from orchestra.gateway.errors import (
     ToolNotAllowed,
     UnknownTool,
 )
+from orchestra.gateway.features import EndpointFeatures, url_of
 from orchestra.gateway.metrics import GatewayMetrics
+from orchestra.gateway.names import SEPARATOR, by_own_name, namespace_block, namespaced_name
 from orchestra.gateway.pool import Pool
+from orchestra.gateway.push import Push
 from orchestra.gateway.rpc import CallLog, Progress, ToolResult
 from orchestra.gateway.stores import RateLimiter, ResultCache, SessionRecord, SessionStore
 
 log = logging.getLogger("orchestra.gateway")
 
-_SEPARATOR = "__"
-_INVALID = re.compile(r"[^a-zA-Z0-9_-]")
-_MAX_NAME = 64
 _SWEEP_EVERY = 5.0  # at most; pools with shorter idle timeouts are swept at half their timeout
 
-
-def namespaced_name(pool: str, tool: str, taken: set[str]) -> str:
-    """`<pool>__<tool>`, made to fit `^[a-zA-Z0-9_-]{1,64}$` and unique among `taken`."""
-    name = f"{pool}{_SEPARATOR}{_INVALID.sub('_', tool)}"
-    if len(name) > _MAX_NAME or name in taken:
-        digest = hashlib.sha1(f"{pool}/{tool}".encode()).hexdigest()[:8]
-        name = f"{name[: _MAX_NAME - 9]}_{digest}"
-    return name
+__all__ = ["CallContext", "Endpoint", "Router", "namespaced_name"]
 
 
 @dataclass(frozen=True)
@@ -80,7 +72,7 @@ class CallContext:
     log_to: CallLog | None = None
 
 
-class Router:
+class Router(EndpointFeatures):
     def __init__(
         self,
         pools: dict[str, Pool],
@@ -98,6 +90,10 @@ class Router:
         self._bindings: dict[str, dict[str, Binding]] = {}
         self._binding_locks: dict[str, asyncio.Lock] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self.push = Push()  # client sessions' GET streams, for messages outside calls
+        self._subscribed: dict[str, set[str]] = {}  # client session -> shared pools it holds subscriptions in
+        for pool in pools.values():
+            pool.on_event = self._pool_event
 
     def start(self) -> None:
         self._sweeper = asyncio.create_task(self._sweep_loop(), name="release idle dedicated sessions")
@@ -145,21 +141,30 @@ class Router:
             self._metrics.request_duration.labels(pool.name, tool.name).observe(time.perf_counter() - started)
         if result.get("isError"):
             self._metrics.request_errors.labels(pool.name, tool.name, "tool_error").inc()
+        if endpoint.kind != "pools" and isinstance(result.get("content"), list):
+            # Resource links and embedded resources name URIs as this endpoint names them, so they can be read back.
+            result = {**result, "content": [namespace_block(pool.name, block) for block in result["content"]]}
         return result
 
     async def resolve(self, endpoint: Endpoint, name: str) -> tuple[Pool, types.Tool]:
         catalog = await self._catalog(endpoint)
+        owned = [] if name in catalog else by_own_name(name, catalog)
+        if len(owned) == 1:
+            return catalog[owned[0]]
+        if len(owned) > 1:
+            raise UnknownTool(f"tool {name!r} is served by several pools at {url_of(endpoint)}: "
+                              f"{', '.join(owned)}; use one of these names", tool=name)  # fmt: skip
         if name not in catalog:
             self._explain_missing(endpoint, name)
             close = [n for n in catalog if n.endswith(name) or name.endswith(n)][:3]
             hint = f"; did you mean {', '.join(close)}?" if close else "; call tools/list for the names"
-            raise UnknownTool(f"unknown tool {name!r} at /{endpoint.path}/mcp{hint}", tool=name)
+            raise UnknownTool(f"unknown tool {name!r} at {url_of(endpoint)}{hint}", tool=name)
         return catalog[name]
 
     def _explain_missing(self, endpoint: Endpoint, name: str) -> None:
         """A name that is missing because its pool hides it or cannot list gets that reason, not 'unknown'."""
         for pool in self._pools_of(endpoint):
-            prefix = "" if endpoint.kind == "pools" else f"{pool.name}{_SEPARATOR}"
+            prefix = "" if endpoint.kind == "pools" else f"{pool.name}{SEPARATOR}"
             if prefix and not name.startswith(prefix):
                 continue
             tool = name.removeprefix(prefix)
@@ -259,6 +264,9 @@ class Router:
         await self.sessions.delete(session.id)
 
     async def end_session(self, session_id: str) -> None:
+        self.push.close(session_id)
+        for pool in self._subscribed.pop(session_id, set()):
+            await self.pools[pool].drop_subscriber(session_id)
         for pool, binding in self._bindings.pop(session_id, {}).items():
             await self.pools[pool].release(binding)
         self._binding_locks.pop(session_id, None)
@@ -281,6 +289,9 @@ class Router:
     async def sweep(self) -> None:
         """Release the dedicated upstream sessions (browsers) of client sessions that ended or expired in the
         shared store, and of those idle past their pool's `dedicated.idle_timeout`."""
+        for session_id in {*self._subscribed, *self.push.sessions} - set(self._bindings):
+            if not await self.sessions.alive(session_id):  # its subscriptions and stream end with it
+                await self.end_session(session_id)
         now = time.monotonic()
         for session_id, bindings in list(self._bindings.items()):
             if not bindings:

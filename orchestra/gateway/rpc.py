@@ -29,6 +29,14 @@ Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 ToolResult = dict[str, Any]
 """A `CallToolResult` as JSON, passed through unchanged."""
 LogSink = Callable[[types.LoggingMessageNotificationParams], Awaitable[None]]
+Notice = Callable[[str, dict[str, Any]], None]
+"""Told of an upstream's notifications that belong to no call: a list changed, a resource was updated."""
+NO_CALL = 0
+"""`on_stream_of` for a stream that carries no call's messages (an HTTP upstream's GET stream); ids start at 1."""
+NOTICES = frozenset({
+    "notifications/tools/list_changed", "notifications/prompts/list_changed",
+    "notifications/resources/list_changed", "notifications/resources/updated",
+})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class RpcError(Exception):
 class Connection(ABC):
     """Requests, notifications and the bookkeeping both transports share; subclasses move the bytes."""
 
-    def __init__(self, label: str, *, on_tools_changed: Callable[[], None] | None = None):
+    def __init__(self, label: str, *, on_notice: Notice | None = None):
         self.label = label
         self.pid: int | None = None
         self.session_id: str | None = None
@@ -64,7 +72,7 @@ class Connection(ABC):
         self._ids = itertools.count(1)
         self._progress: dict[int, Progress] = {}
         self._logs: dict[int, CallLog] = {}  # client calls in flight, with where their logs go
-        self._on_tools_changed = on_tools_changed
+        self._on_notice = on_notice
         self._background: set[asyncio.Task[None]] = set()
 
     async def request(
@@ -113,7 +121,7 @@ class Connection(ABC):
 
     async def _dispatch_incoming(self, message: dict[str, Any], on_stream_of: int | None = None) -> None:
         """A notification or request from the server (responses are matched by the transport); `on_stream_of`
-        names the request whose response stream carried it (HTTP), if any."""
+        names the request whose response stream carried it (HTTP; `NO_CALL` for the GET stream), if any."""
         method = message.get("method")
         params = message.get("params")
         params = params if isinstance(params, dict) else {}
@@ -129,11 +137,13 @@ class Connection(ABC):
         elif method == "notifications/message":
             with contextlib.suppress(ValueError):
                 await self._route_log(types.LoggingMessageNotificationParams.model_validate(params), on_stream_of)
-        elif method == "notifications/tools/list_changed" and self._on_tools_changed is not None:
-            self._on_tools_changed()
+        elif method in NOTICES and self._on_notice is not None:
+            self._on_notice(str(method), params)
 
     async def _route_log(self, params: types.LoggingMessageNotificationParams, on_stream_of: int | None) -> None:
-        if on_stream_of is not None:
+        if on_stream_of == NO_CALL:
+            target = None
+        elif on_stream_of is not None:
             target = self._logs.get(on_stream_of)
         else:
             targets = list(self._logs.values())
@@ -156,6 +166,9 @@ class Connection(ABC):
         init = types.InitializeResult.model_validate(result)
         await self.notify("notifications/initialized")
         return init
+
+    def listen(self) -> None:  # noqa: B027 - stdio needs no step for it
+        """Start receiving what the server sends outside any request, where the transport needs a step for it."""
 
     # -- what a transport provides --------------------------------------------------------------------
     @abstractmethod

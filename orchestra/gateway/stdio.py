@@ -19,7 +19,7 @@ import signal
 from typing import Any
 
 from orchestra.gateway.errors import ReplicaReset, ReplicaUnreachable, ReplyTooLarge
-from orchestra.gateway.rpc import Connection
+from orchestra.gateway.rpc import Connection, Notice
 
 log = logging.getLogger("orchestra.gateway.replica")
 
@@ -39,9 +39,9 @@ class StdioConnection(Connection):
         cwd: str | None,
         label: str,
         max_message_size: int,
-        on_tools_changed: Any = None,
+        on_notice: Notice | None = None,
     ) -> None:
-        super().__init__(label, on_tools_changed=on_tools_changed)
+        super().__init__(label, on_notice=on_notice)
         self._argv, self._env, self._cwd = argv, env, cwd
         self._max_message_size = max_message_size
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=5)

@@ -5,14 +5,18 @@ contract is that any gateway replica serves any session (ARCHITECTURE.md, "Tool 
 speaks the transport itself (POST for messages, JSON or SSE replies, `Mcp-Session-Id`, DELETE to end, 404
 for unknown sessions) and keeps sessions in the shared store, using the SDK's types for every message.
 
-Every reply is JSON-RPC, whatever the input: malformed messages get their JSON-RPC error with HTTP 400,
-oversized bodies 413, an unreachable state store 503 with `Retry-After`. A session belongs to the API key
-that created it; to any other key it does not exist (404).
+Every reply is JSON-RPC, whatever the input, and the HTTP statuses are the SDK's (`mcp.server.streamable_http`):
+a POST whose `Accept` lacks `application/json` or `text/event-stream` gets 406, a `Content-Type` other than
+`application/json` 415, malformed messages their JSON-RPC error with 400, oversized bodies 413, an unknown or
+ended session 404 (with -32600, as the SDK; -32001 means a call timed out), an unreachable state store 503
+with `Retry-After`. A session belongs to the API key that created it; to any other key it does not exist (404).
+JSON-RPC batches are served on sessions that negotiated 2025-03-26, the one revision that has them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -25,16 +29,20 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from orchestra.gateway.errors import GatewayError, SessionLost, StateUnavailable
+from orchestra.gateway.features import METHODS as FEATURE_METHODS
+from orchestra.gateway.features import url_of
 from orchestra.gateway.router import CallContext, Endpoint, Router
 from orchestra.gateway.rpc import CallLog, RpcError, ToolResult
 from orchestra.gateway.stores import SessionRecord
-from orchestra.gateway.wire import BadMessage, JsonReply, error_body, json_bytes, parse_message
+from orchestra.gateway.wire import BadMessage, Incoming, JsonReply, error_body, json_bytes, parse_message
 
 log = logging.getLogger("orchestra.gateway")
 
 SESSION_HEADER = "mcp-session-id"
 _LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 _REQUEST_CANCELLED = -32800
+BATCH_VERSION = "2025-03-26"  # the one MCP revision with JSON-RPC batches (2025-06-18 removed them)
+MAX_BATCH = 100  # messages in one batch; they run concurrently
 
 
 class McpEndpoint:
@@ -48,10 +56,7 @@ class McpEndpoint:
 
     async def handle(self, request: Request, endpoint: Endpoint, key_id: str | None) -> Response:
         if not self._router.exists(endpoint):
-            return _http_error(404, f"no such endpoint /{endpoint.path}/mcp; see /admin/pools")
-        if request.method == "GET":
-            # No server-initiated stream: MCP lets a server answer 405 here.
-            return Response(status_code=405, headers={"Allow": "POST, DELETE"})
+            return _http_error(404, f"no such endpoint {url_of(endpoint)}; see /admin/pools")
         version = request.headers.get("mcp-protocol-version")
         if version and version not in SUPPORTED_PROTOCOL_VERSIONS:
             return _http_error(
@@ -60,6 +65,8 @@ class McpEndpoint:
         try:
             if request.method == "DELETE":
                 return await self._delete(request, endpoint, key_id)
+            if request.method == "GET":
+                return await self._listen(request, endpoint, key_id)
             return await self._post(request, endpoint, key_id)
         except StateUnavailable as exc:
             retry = exc.data.get("retry_after", 1)
@@ -74,6 +81,16 @@ class McpEndpoint:
             return session
         await self._router.end_session(session.id)
         return Response(status_code=200)
+
+    async def _listen(self, request: Request, endpoint: Endpoint, key_id: str | None) -> Response:
+        """The session's GET stream: list changes and resource updates outside any call (see `push`)."""
+        if "text/event-stream" not in request.headers.get("accept", ""):
+            return _http_error(406, "GET opens an event stream: send Accept: text/event-stream")
+        session = await self._session(request, endpoint, key_id)
+        if isinstance(session, Response):
+            return session
+        stream = self._router.push.stream(session.id, endpoint)
+        return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     async def _session(self, request: Request, endpoint: Endpoint, key_id: str | None) -> SessionRecord | Response:
         session_id = request.headers.get(SESSION_HEADER)
@@ -99,6 +116,9 @@ class McpEndpoint:
         return bytes(body)
 
     async def _post(self, request: Request, endpoint: Endpoint, key_id: str | None) -> Response:
+        refused = _check_post_headers(request)
+        if refused is not None:
+            return refused
         body = await self._read_body(request)
         if body is None:
             limit = f"{self._max_request_bytes / 2**20:g} MiB"
@@ -114,6 +134,50 @@ class McpEndpoint:
         session = await self._session(request, endpoint, key_id)
         if isinstance(session, Response):
             return session
+        if incoming.batch is not None:
+            return await self._batch(incoming.batch, endpoint, session, key_id)
+        return await self._dispatch(incoming, endpoint, session, key_id, stream=True)
+
+    async def _batch(
+        self,
+        batch: tuple[Incoming | BadMessage, ...],
+        endpoint: Endpoint,
+        session: SessionRecord,
+        key_id: str | None,
+    ) -> Response:
+        """A JSON-RPC batch: one JSON array with a reply per request (202 when there are none), only on a session
+        that negotiated 2025-03-26. Its messages run concurrently; replies never stream."""
+        if session.protocol_version != BATCH_VERSION:
+            message = (f"JSON-RPC batches are part of MCP {BATCH_VERSION} only; this session negotiated "
+                       f"{session.protocol_version}: send one message per POST")  # fmt: skip
+            return JsonReply(error_body(None, types.ErrorData(code=types.INVALID_REQUEST, message=message)), 400)
+        if len(batch) > MAX_BATCH:
+            message = f"a batch of {len(batch)} messages; the gateway takes at most {MAX_BATCH} in one"
+            return JsonReply(error_body(None, types.ErrorData(code=types.INVALID_REQUEST, message=message)), 400)
+
+        async def answer(item: Incoming | BadMessage) -> dict[str, Any] | None:
+            if isinstance(item, BadMessage):
+                return error_body(item.request_id, item.error)
+            if item.request is not None and item.request.method == "initialize":
+                error = types.ErrorData(code=types.INVALID_REQUEST, message="initialize cannot be part of a batch")
+                return error_body(item.request.id, error)
+            reply = await self._dispatch(item, endpoint, session, key_id, stream=False)
+            return json.loads(reply.body) if reply.body else None
+
+        replies = [reply for reply in await asyncio.gather(*(answer(item) for item in batch)) if reply is not None]
+        return JsonReply(replies) if replies else Response(status_code=202)
+
+    async def _dispatch(
+        self,
+        incoming: Incoming,
+        endpoint: Endpoint,
+        session: SessionRecord,
+        key_id: str | None,
+        *,
+        stream: bool,
+    ) -> Response:
+        """One message of an initialized session; with `stream`, a call may answer as an SSE stream."""
+        root = incoming.request
         if incoming.notification is not None:
             if incoming.notification.method == "notifications/cancelled":
                 self._cancel(session, incoming.notification.params)
@@ -121,9 +185,9 @@ class McpEndpoint:
         if root is None:
             return Response(status_code=202)  # a client's response to a server request: none are sent
         if root.method == "tools/call":
-            return await self._call_tool(request, root, endpoint, session, key_id)
+            return await self._call_tool(root, endpoint, session, key_id, stream=stream)
         try:
-            result = await self._simple_request(root, endpoint, session)
+            result = await self._simple_request(root, endpoint, session, key_id)
         except GatewayError as exc:
             return _rpc_error(root.id, exc.to_error())
         except RpcError as exc:
@@ -152,19 +216,18 @@ class McpEndpoint:
             id=secrets.token_hex(16), endpoint=endpoint.path, protocol_version=version, key_id=key_id
         )
         await self._router.sessions.save(session)
-        result = types.InitializeResult(
-            protocolVersion=version,
-            capabilities=types.ServerCapabilities(
-                tools=types.ToolsCapability(listChanged=False), logging=types.LoggingCapability()
-            ),
-            serverInfo=types.Implementation(name=f"orchestra-gateway/{endpoint.path}", version=self._version),
-            instructions=f"Orchestra MCP gateway, endpoint /{endpoint.path}/mcp.",
-        )
-        body = {"jsonrpc": "2.0", "id": root.id, "result": _dump(result)}
+        server_info, instructions = self._router.server_info(endpoint, self._version)
+        result = {
+            "protocolVersion": version,
+            "capabilities": self._router.capabilities(endpoint),
+            "serverInfo": server_info,
+            **({"instructions": instructions} if instructions else {}),
+        }
+        body = {"jsonrpc": "2.0", "id": root.id, "result": result}
         return JsonReply(body, headers={SESSION_HEADER: session.id})
 
     async def _simple_request(
-        self, root: types.JSONRPCRequest, endpoint: Endpoint, session: SessionRecord
+        self, root: types.JSONRPCRequest, endpoint: Endpoint, session: SessionRecord, key_id: str | None
     ) -> dict[str, Any]:
         if root.method == "ping":
             return {}
@@ -178,15 +241,18 @@ class McpEndpoint:
             session.log_level = level
             await self._router.sessions.save(session)
             return {}
+        if root.method in FEATURE_METHODS:
+            return await self._router.feature_request(endpoint, session, key_id, root.method, root.params)
         raise RpcError({"code": types.METHOD_NOT_FOUND, "message": f"method {root.method[:100]!r} is not served"})
 
     async def _call_tool(
         self,
-        request: Request,
         root: types.JSONRPCRequest,
         endpoint: Endpoint,
         session: SessionRecord,
         key_id: str | None,
+        *,
+        stream: bool,
     ) -> Response:
         try:
             params = types.CallToolRequestParams.model_validate(root.params or {})
@@ -195,8 +261,7 @@ class McpEndpoint:
             message = f"bad tools/call: {'.'.join(map(str, detail['loc']))}: {detail['msg']}"
             return _rpc_error(root.id, types.ErrorData(code=types.INVALID_PARAMS, message=message))
         token = params.meta.progressToken if params.meta else None
-        streams = "text/event-stream" in request.headers.get("accept", "")
-        if not streams or (token is None and session.log_level is None):
+        if not stream or (token is None and session.log_level is None):
             ctx = CallContext(session, key_id, log_to=CallLog(session.id, None))
             task = asyncio.create_task(self._router.call_tool(endpoint, params.name, params.arguments, ctx))
             return JsonReply(await self._await_call(task, root.id, session))
@@ -292,5 +357,22 @@ def _rpc_error(request_id: types.RequestId | None, error: types.ErrorData) -> Js
 
 
 def _http_error(status: int, message: str) -> JsonReply:
-    code = types.INVALID_REQUEST if status == 400 else -32001 if status == 404 else types.INTERNAL_ERROR
+    """A transport-level refusal: JSON-RPC error without an id, -32600 for every 4xx, as the SDK answers them."""
+    code = types.INVALID_REQUEST if status < 500 else types.INTERNAL_ERROR
     return JsonReply(error_body(None, types.ErrorData(code=code, message=message)), status_code=status)
+
+
+def _media_types(header: str) -> set[str]:
+    return {part.split(";")[0].strip().lower() for part in header.split(",")}
+
+
+def _check_post_headers(request: Request) -> Response | None:
+    """406 unless `Accept` lists both reply types, 415 unless the body is declared JSON: MCP requires both of a
+    client ("The client MUST include an Accept header, listing both application/json and text/event-stream"),
+    and the SDK's server refuses them with these statuses."""
+    accepted = _media_types(request.headers.get("accept", ""))
+    if not {"application/json", "text/event-stream"} <= accepted:
+        return _http_error(406, "Not Acceptable: send Accept: application/json, text/event-stream (MCP requires both)")
+    if _media_types(request.headers.get("content-type", "")) != {"application/json"}:
+        return _http_error(415, "Unsupported Media Type: Content-Type must be application/json")
+    return None

@@ -83,11 +83,13 @@ class BadMessage(Exception):
 
 @dataclass(frozen=True)
 class Incoming:
-    """One message from a client: exactly one of request, notification or response is set."""
+    """One message from a client: exactly one of request, notification or response is set; or, for a JSON-RPC
+    batch (MCP 2025-03-26 only), `batch` holds each of its messages, or the `BadMessage` it is."""
 
     request: types.JSONRPCRequest | None = None
     notification: types.JSONRPCNotification | None = None
     response: dict[str, Any] | None = None
+    batch: tuple[Incoming | BadMessage, ...] | None = None
 
 
 def parse_message(body: bytes) -> Incoming:
@@ -98,12 +100,27 @@ def parse_message(body: bytes) -> Incoming:
         raise BadMessage(types.PARSE_ERROR, f"not JSON: {exc}") from None
     except RecursionError:
         raise BadMessage(types.PARSE_ERROR, "not JSON the gateway accepts: nested too deeply") from None
-    if isinstance(data, list):
-        raise BadMessage(types.INVALID_REQUEST, "JSON-RPC batches are not supported; send one message per POST")
     if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(data):
         # Not Unicode: upstream servers drop such messages without an answer, so the call would only time out.
         raise BadMessage(types.INVALID_REQUEST, "the message holds a lone UTF-16 surrogate (e.g. \\ud800), "
                          "which is not valid Unicode; send whole characters")  # fmt: skip
+    if isinstance(data, list):
+        if not data:  # JSON-RPC: an empty batch gets one error, not an empty array
+            raise BadMessage(types.INVALID_REQUEST, "an empty JSON-RPC batch; send at least one message")
+        return Incoming(batch=tuple(_one_of_batch(item) for item in data))
+    return _classify(data)
+
+
+def _one_of_batch(data: Any) -> Incoming | BadMessage:
+    if isinstance(data, list):
+        return BadMessage(types.INVALID_REQUEST, "a JSON-RPC batch cannot hold another batch")
+    try:
+        return _classify(data)
+    except BadMessage as bad:
+        return bad
+
+
+def _classify(data: Any) -> Incoming:
     if not isinstance(data, dict):
         raise BadMessage(types.INVALID_REQUEST, f"a JSON-RPC message is an object, not {type(data).__name__}")
     request_id = data.get("id")
