@@ -125,6 +125,20 @@ def test_an_endless_tools_cursor_neither_blocks_start_up_nor_sigterm(tmp_path: P
         assert process.wait(30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has shut down
 
 
+async def test_a_client_s_open_get_stream_does_not_hold_a_stopping_gateway(tmp_path: Path) -> None:
+    with gateway_process(tmp_path, {"probe": probe_pool(tmp_path / "exec.log")}) as (base, process):
+        async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+            session = await raw_session(http, "/pools/probe/mcp")
+            headers = {"accept": "text/event-stream", "mcp-session-id": session}
+            async with http.stream("GET", "/pools/probe/mcp", headers=headers) as stream:
+                assert stream.status_code == 200
+                await anext(stream.aiter_bytes())  # the stream is open
+                started = time.monotonic()
+                process.send_signal(signal.SIGTERM)
+                assert await asyncio.to_thread(process.wait, 20) in (0, -signal.SIGTERM)
+                assert time.monotonic() - started < 15  # the grace period, not forever
+
+
 async def test_oversized_and_malformed_upstream_replies_fail_only_their_call(tmp_path: Path) -> None:
     pools = {"rogue": rogue_pool("serve", max_message_size="1MiB")}
     async with running_gateway(pools) as (base, _):

@@ -22,7 +22,11 @@ async def serve_in_loop(app: ASGIApp, port: int | None = None, host: str = "127.
     """Serve `app` on `host` (a free port unless given) for the block's lifetime; yields its base URL.
     The caller owns the signals."""
     port = port or free_port(host)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", log_config=None))
+    # A bounded stop: open streams (an MCP client's GET stream) would otherwise hold it open forever.
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", log_config=None, timeout_graceful_shutdown=5
+    )
+    server = uvicorn.Server(config)
     # uvicorn would take SIGINT and SIGTERM for itself and quietly stop this server; the caller decides instead
     # (Ctrl-C in `orchestra run` must stop the run, not just its embedded gateway).
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]

@@ -13,6 +13,7 @@ from orchestra.gateway.app import Gateway, create_app
 from orchestra.gateway.config import GatewayConfig
 
 log = logging.getLogger("orchestra.gateway")
+SHUTDOWN_GRACE_S = 5  # open requests and streams this long to finish when the gateway stops
 
 
 def serve(config: GatewayConfig, environ: dict[str, str], *, log_level: str = "info") -> int:
@@ -26,6 +27,8 @@ def serve(config: GatewayConfig, environ: dict[str, str], *, log_level: str = "i
             log_level=log_level.lower(),
             log_config=None,
             lifespan="on",
+            # Clients' GET streams never end by themselves: without a bound, a stop would wait for them forever.
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
         )
     )
     log.info(
