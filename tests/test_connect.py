@@ -138,6 +138,26 @@ async def test_server_initiated_requests_reach_the_stdio_client_and_its_answer_g
     assert asked == ["the answer?"]
 
 
+async def test_server_initiated_requests_reach_the_stdio_client_through_the_gateway(tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    async def sampling(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        asked.append(params.messages[0].content.text)  # type: ignore[union-attr]
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="forty-two"), model="scripted"
+        )
+
+    # The same through the gateway's pool endpoint: the upstream asks the gateway, the gateway asks the client
+    # whose call it is (on the call's stream), the bridge passes it on, and the answers go back the same way.
+    pools = {"conformance": {"tier": "ai", "command": CONFORMANCE_SERVER, "startup_timeout": "20s", "timeout": "20s"}}
+    async with running_gateway(pools) as (base, _):
+        url = f"{base}/pools/conformance/mcp"
+        async with bridged(url, None, tmp_path / "stderr.log", sampling_callback=sampling) as client:
+            result = await client.call_tool("test_sampling", {"prompt": "the answer?"})
+            assert text_of(result) == "LLM response: forty-two"
+    assert asked == ["the answer?"]
+
+
 async def test_stdin_closing_ends_the_bridge_cleanly_with_only_protocol_on_stdout(tmp_path: Path) -> None:
     init = {
         "jsonrpc": "2.0",

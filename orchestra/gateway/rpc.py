@@ -29,6 +29,9 @@ Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 ToolResult = dict[str, Any]
 """A `CallToolResult` as JSON, passed through unchanged."""
 LogSink = Callable[[types.LoggingMessageNotificationParams], Awaitable[None]]
+ServerRequest = Callable[[str, dict[str, Any]], Awaitable[Any]]
+"""Asks the client whose call is in flight (sampling, elicitation, roots) and returns its result; `RpcError` when
+it answered with an error or cannot be asked."""
 Notice = Callable[[str, dict[str, Any]], None]
 """Told of an upstream's notifications that belong to no call: a list changed, a resource was updated."""
 NO_CALL = 0
@@ -41,7 +44,8 @@ NOTICES = frozenset({
 
 @dataclass(frozen=True)
 class CallLog:
-    """Where an upstream's log messages about one call go: the stream of the client session that made it.
+    """Where an upstream's log messages and requests (sampling, elicitation, roots) about one call go: the stream
+    of the client session that made it.
 
     A log message is delivered only where it provably belongs: over HTTP, when it arrives on that call's own
     response stream; over stdio (where messages carry no request id), when every call in flight on the
@@ -51,6 +55,7 @@ class CallLog:
 
     session: str
     sink: LogSink | None  # None: the client asked for no log messages
+    ask: ServerRequest | None = None  # None: this request cannot carry the server's requests to its client
 
 
 class RpcError(Exception):
@@ -125,8 +130,8 @@ class Connection(ABC):
         method = message.get("method")
         params = message.get("params")
         params = params if isinstance(params, dict) else {}
-        if "id" in message:  # a request to us (sampling, roots, elicitation): not offered by the gateway
-            await self._reply_error(message["id"], types.METHOD_NOT_FOUND, f"the gateway does not serve {method}")
+        if "id" in message:  # a request to us (sampling, roots, elicitation): asked of the client whose call it is
+            self._spawn(self._answer_server_request(message["id"], str(method), params, on_stream_of))
         elif method == "notifications/progress":
             token = params.get("progressToken")
             callback = self._progress.get(token) if isinstance(token, int) else None
@@ -140,15 +145,60 @@ class Connection(ABC):
         elif method in NOTICES and self._on_notice is not None:
             self._on_notice(str(method), params)
 
-    async def _route_log(self, params: types.LoggingMessageNotificationParams, on_stream_of: int | None) -> None:
-        if on_stream_of == NO_CALL:
-            target = None
-        elif on_stream_of is not None:
-            target = self._logs.get(on_stream_of)
+    def _call_of(
+        self, on_stream_of: int | None, params: dict[str, Any] | None = None, *, request: bool = False
+    ) -> CallLog | None:
+        """The client call a message from the server belongs to, when that is certain: its progress token (ours
+        are our request ids), the response stream that carried it (HTTP), or, over stdio where messages carry no
+        request id, the calls in flight when they all come from one client session. Never a guess. A request on
+        an HTTP GET stream (servers send `roots/list` there: it names no related request) is a stdio message:
+        the one client session whose calls are in flight on this upstream session, or none."""
+        meta = (params or {}).get("_meta")
+        token = meta.get("progressToken") if isinstance(meta, dict) else None
+        if isinstance(token, int) and token in self._progress and token in self._logs:
+            return self._logs[token]
+        if on_stream_of == NO_CALL and not request:
+            return None
+        if on_stream_of is not None and on_stream_of != NO_CALL:
+            return self._logs.get(on_stream_of)
+        targets = list(self._logs.values())
+        same_session = bool(targets) and all(t.session == targets[0].session for t in targets)
+        return targets[0] if same_session else None
+
+    async def _answer_server_request(
+        self, request_id: Any, method: str, params: dict[str, Any], on_stream_of: int | None
+    ) -> None:
+        """Ask the client whose call made the server ask, and send its answer back; an error when there is no
+        such client or it cannot be asked (it did not declare the capability), at once."""
+        if method == "ping":
+            await self._send_reply({"jsonrpc": "2.0", "id": request_id, "result": {}})
+            return
+        target = self._call_of(on_stream_of, params, request=True)
+        if target is None:
+            error = {"code": types.INVALID_REQUEST, "message": f"the gateway cannot tell which client's call "
+                     f"sent {method[:100]!r} (it came outside a call, or calls of several clients are in flight on "
+                     "this connection), so it asks no client"}  # fmt: skip
+        elif target.ask is None:
+            error = {"code": types.METHOD_NOT_FOUND, "message": f"{method[:100]!r} cannot reach the client: only "
+                     "a tool call's streamed reply carries requests to it"}  # fmt: skip
         else:
-            targets = list(self._logs.values())
-            same_session = bool(targets) and all(t.session == targets[0].session for t in targets)
-            target = targets[0] if same_session else None
+            try:
+                result = await target.ask(method, params)
+            except RpcError as exc:
+                error = exc.error.model_dump(by_alias=True, exclude_none=True, mode="json")
+            else:
+                await self._send_reply({"jsonrpc": "2.0", "id": request_id, "result": result})
+                return
+        await self._send_reply({"jsonrpc": "2.0", "id": request_id, "error": error})
+
+    async def _send_reply(self, message: dict[str, Any]) -> None:
+        try:
+            await self._send_notification(message)
+        except Exception as exc:  # the server went away meanwhile: nobody is left to answer
+            log.debug("%s: could not answer the server's request: %r", self.label, exc)
+
+    async def _route_log(self, params: types.LoggingMessageNotificationParams, on_stream_of: int | None) -> None:
+        target = self._call_of(on_stream_of)
         if target is not None and target.sink is not None:
             await target.sink(params)
         else:
@@ -159,7 +209,9 @@ class Connection(ABC):
             "initialize",
             {
                 "protocolVersion": types.LATEST_PROTOCOL_VERSION,
-                "capabilities": {},
+                # Upstreams ask only clients that declared these; the gateway asks the client whose call it is,
+                # and answers an error itself when that client did not declare the capability.
+                "capabilities": {"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {}},
                 "clientInfo": {"name": "orchestra-gateway", "version": "1"},
             },
         )

@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -35,6 +35,7 @@ class SessionRecord:
     protocol_version: str
     key_id: str | None = None
     log_level: str | None = None
+    capabilities: dict[str, Any] = field(default_factory=dict)  # what the client declared in its initialize
     bindings: dict[str, BindingRecord] = field(default_factory=dict)
     released: dict[str, str] = field(default_factory=dict)  # pool -> why its upstream session was let go
 

@@ -11,11 +11,14 @@ a POST whose `Accept` lacks `application/json` or `text/event-stream` gets 406, 
 ended session 404 (with -32600, as the SDK; -32001 means a call timed out), an unreachable state store 503
 with `Retry-After`. A session belongs to the API key that created it; to any other key it does not exist (404).
 JSON-RPC batches are served on sessions that negotiated 2025-03-26, the one revision that has them.
+An upstream's requests to the client during a call (sampling, elicitation, roots) go out on the call's SSE stream
+when the session declared the capability; the client's answers come back as POSTed JSON-RPC responses.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import secrets
@@ -53,6 +56,10 @@ class McpEndpoint:
         self._version = version
         self._max_request_bytes = max_request_bytes
         self._in_flight: dict[tuple[str, types.RequestId], asyncio.Task[Any]] = {}
+        # Requests an upstream asked of a client (sampling, elicitation, roots), by (client session, our id):
+        # the client's answer resolves them. They live in this process, as the call's stream does.
+        self._asked: dict[tuple[str, types.RequestId], asyncio.Future[dict[str, Any]]] = {}
+        self._ask_ids = itertools.count(1)
 
     async def handle(self, request: Request, endpoint: Endpoint, key_id: str | None) -> Response:
         if not self._router.exists(endpoint):
@@ -182,8 +189,12 @@ class McpEndpoint:
             if incoming.notification.method == "notifications/cancelled":
                 self._cancel(session, incoming.notification.params)
             return Response(status_code=202)
-        if root is None:
-            return Response(status_code=202)  # a client's response to a server request: none are sent
+        if root is None:  # a client's answer to a request an upstream asked of it, during a call of this session
+            response = incoming.response or {}
+            asked = self._asked.get((session.id, response.get("id")))
+            if asked is not None and not asked.done():
+                asked.set_result(response)
+            return Response(status_code=202)
         if root.method == "tools/call":
             return await self._call_tool(root, endpoint, session, key_id, stream=stream)
         try:
@@ -213,8 +224,9 @@ class McpEndpoint:
         asked = params.protocolVersion
         version = asked if asked in SUPPORTED_PROTOCOL_VERSIONS else types.LATEST_PROTOCOL_VERSION
         session = SessionRecord(
-            id=secrets.token_hex(16), endpoint=endpoint.path, protocol_version=version, key_id=key_id
-        )
+            id=secrets.token_hex(16), endpoint=endpoint.path, protocol_version=version, key_id=key_id,
+            capabilities=params.capabilities.model_dump(by_alias=True, exclude_none=True, mode="json"),
+        )  # fmt: skip
         await self._router.sessions.save(session)
         server_info, instructions = self._router.server_info(endpoint, self._version)
         result = {
@@ -261,8 +273,9 @@ class McpEndpoint:
             message = f"bad tools/call: {'.'.join(map(str, detail['loc']))}: {detail['msg']}"
             return _rpc_error(root.id, types.ErrorData(code=types.INVALID_PARAMS, message=message))
         token = params.meta.progressToken if params.meta else None
-        if not stream or (token is None and session.log_level is None):
-            ctx = CallContext(session, key_id, log_to=CallLog(session.id, None))
+        askable = any(session.capabilities.get(c) is not None for c in _ASKABLE.values())
+        if not stream or (token is None and session.log_level is None and not askable):
+            ctx = CallContext(session, key_id, log_to=CallLog(session.id, None, _refuse_asks(session)))
             task = asyncio.create_task(self._router.call_tool(endpoint, params.name, params.arguments, ctx))
             return JsonReply(await self._await_call(task, root.id, session))
         return StreamingResponse(
@@ -323,7 +336,34 @@ class McpEndpoint:
             if _LEVELS.index(message.level) >= min_level:
                 queue.put_nowait(_notification("notifications/message", message))
 
-        ctx = CallContext(session, key_id, progress=progress, log_to=CallLog(session.id, upstream_log))
+        asked: set[types.RequestId] = set()
+
+        async def ask(method: str, ask_params: dict[str, Any]) -> Any:
+            """The upstream asks the client (sampling, elicitation, roots): on this call's stream, when the session
+            declared the capability; the client's answer comes in a POST of the same session."""
+            refusal = _refusal(session, method, ask_params)
+            if refusal is not None:
+                raise RpcError(refusal)
+            ask_id = next(self._ask_ids)
+            future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            self._asked[(session.id, ask_id)] = future
+            asked.add(ask_id)
+            try:
+                queue.put_nowait({"jsonrpc": "2.0", "id": ask_id, "method": method, "params": ask_params})
+                answer = await future
+            finally:
+                self._asked.pop((session.id, ask_id), None)
+                asked.discard(ask_id)
+            if "error" in answer:
+                try:
+                    raise RpcError(answer["error"])
+                except ValidationError:
+                    malformed = {"code": types.INTERNAL_ERROR, "message": "the client sent a malformed error"}
+                    raise RpcError(malformed) from None
+            return answer.get("result", {})
+
+        log_to = CallLog(session.id, upstream_log, ask)
+        ctx = CallContext(session, key_id, progress=progress, log_to=log_to)
         task = asyncio.create_task(self._router.call_tool(endpoint, params.name, params.arguments, ctx))
         reply = asyncio.create_task(self._await_call(task, request_id, session))
         try:
@@ -338,6 +378,48 @@ class McpEndpoint:
         finally:
             task.cancel()
             reply.cancel()
+            for ask_id in list(asked):  # the call ended before the client answered: the upstream hears so
+                future = self._asked.pop((session.id, ask_id), None)
+                if future is not None and not future.done():
+                    future.set_exception(RpcError({"code": types.INTERNAL_ERROR, "message": "the call ended"}))
+
+
+_ASKABLE = {"sampling/createMessage": "sampling", "elicitation/create": "elicitation", "roots/list": "roots"}
+
+
+def _refusal(session: SessionRecord, method: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Why an upstream's request cannot be asked of this client (a JSON-RPC error), or None when it can."""
+    capability = _ASKABLE.get(method)
+    if capability is None:
+        return {"code": types.METHOD_NOT_FOUND, "message": f"the gateway does not pass {method[:100]!r} to clients"}
+    declared = session.capabilities.get(capability)
+    what = capability
+    if capability == "elicitation":
+        mode = str(params.get("mode") or "form")[:20]
+        what = f"elicitation ({mode} mode)"
+    if capability == "elicitation" and isinstance(declared, dict):
+        if mode == "url" and declared.get("url") is None:
+            declared = None
+        if mode == "form" and declared.get("form") is None and declared.get("url") is not None:
+            declared = None  # an empty elicitation capability means form mode, as before modes existed
+    if declared is None:
+        return {"code": types.METHOD_NOT_FOUND, "message": f"the client did not declare {what} in its initialize, "
+                f"so the gateway cannot ask it ({method}); this tool needs a client that supports it"}  # fmt: skip
+    return None
+
+
+def _refuse_asks(session: SessionRecord) -> Any:
+    """`ask` for a call answered as plain JSON: a session that declared none of sampling, elicitation and roots (or a
+    batch, whose replies never stream) cannot be asked; the upstream hears why at once."""
+
+    async def refuse(method: str, params: dict[str, Any]) -> Any:
+        refusal = _refusal(session, method, params)
+        if refusal is None:
+            refusal = {"code": types.INVALID_REQUEST,
+                       "message": f"{method} cannot reach the client from a call inside a JSON-RPC batch"}  # fmt: skip
+        raise RpcError(refusal)
+
+    return refuse
 
 
 def _dump(model: Any) -> Any:

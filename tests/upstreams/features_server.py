@@ -3,7 +3,8 @@
 It offers: a tool with a title, icons and `_meta`; a tool whose result points at resources (a resource link and
 an embedded resource); a tool that says a resource was updated, and one that adds a tool and says the list
 changed (both outside the call: over HTTP on the GET stream); text, binary and templated resources, a secret
-one for filters; a prompt with arguments, an embedded resource and an image; completions; subscriptions.
+one for filters; a prompt with arguments, an embedded resource and an image; completions; subscriptions; tools
+that ask the client (sampling, form and URL elicitation, roots), and a slow tool that says when it was cancelled.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import sys
 
+import anyio
 from mcp import types
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.prompts.base import Message, UserMessage
@@ -24,6 +26,7 @@ ICON = types.Icon(src="https://example.com/features.png", mimeType="image/png", 
 
 server = FastMCP("features", instructions=INSTRUCTIONS, website_url="https://example.com/features", icons=[ICON])
 subscribed: set[str] = set()
+cancelled: list[str] = []  # the `slow` calls whose handlers were cancelled (by notifications/cancelled)
 
 
 @server.tool(title="Shout it", icons=[ICON], meta={"example.com/owner": "tests", "example.com/rank": 3})
@@ -115,6 +118,56 @@ async def complete(
     if argument.name == "note_id":
         return types.Completion(values=[v for v in ("1", "2", "12") if v.startswith(argument.value)])
     return None
+
+
+@server.tool()
+async def ask_llm(prompt: str, ctx: Context) -> str:
+    """Ask the client's LLM (sampling/createMessage), in this call."""
+    result = await ctx.session.create_message(
+        messages=[types.SamplingMessage(role="user", content=types.TextContent(type="text", text=prompt))],
+        max_tokens=50,
+        related_request_id=ctx.request_id,
+    )
+    return f"llm: {result.content.text if isinstance(result.content, types.TextContent) else result.content}"
+
+
+@server.tool()
+async def ask_user(question: str, ctx: Context) -> str:
+    """Ask the user for a name (form elicitation)."""
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    result = await ctx.session.elicit_form(question, schema, related_request_id=ctx.request_id)
+    return f"user: {result.action} {result.content}"
+
+
+@server.tool()
+async def ask_url(url: str, ctx: Context) -> str:
+    """Send the user to a URL (URL elicitation)."""
+    result = await ctx.session.elicit_url("sign in there", url, "e-1", related_request_id=ctx.request_id)
+    return f"url: {result.action}"
+
+
+@server.tool()
+async def my_roots(ctx: Context) -> str:
+    """The client's roots (roots/list; the SDK sends it without a related request)."""
+    result = await ctx.session.list_roots()
+    return "roots: " + ",".join(str(root.uri) for root in result.roots)
+
+
+@server.tool()
+async def slow(tag: str, seconds: float = 30.0) -> str:
+    """Sleep; a cancelled call is remembered under its tag."""
+    try:
+        await anyio.sleep(seconds)
+    except anyio.get_cancelled_exc_class():
+        cancelled.append(tag)
+        raise
+    return f"slept {tag}"
+
+
+@server.tool()
+def cancelled_calls() -> str:
+    """The tags of the `slow` calls that were cancelled, in order."""
+    return ",".join(cancelled)
 
 
 @server._mcp_server.subscribe_resource()
