@@ -75,7 +75,7 @@ async def test_replica_that_keeps_timing_out_is_ejected_and_reads_fail_over(tmp_
         replicas={"min": 2, "max": 2},
         lb_policy="ROUND_ROBIN",
         health_checks={"interval": "30s"},  # only the calls themselves notice the frozen replica
-        retry_policy={"per_try_timeout": "0.4s", "num_retries": 2},
+        retry_policy={"per_try_timeout": "0.4s", "num_retries": 2, "retry_on": ["timeout"]},  # retry slow reads
         outlier_detection={"consecutive_5xx": 2, "base_ejection_time": "30s", "max_ejection_percent": 50},
     )
     async with running_gateway({"probe": pool}) as (base, app):

@@ -67,17 +67,20 @@ RetryOn = Literal["connect-failure", "reset", "timeout"]
 
 
 class RetryPolicy(_Section):
-    """Failover of a call to another replica. Only calls that are safe to repeat are ever retried."""
+    """Failover to another replica, only of calls safe to repeat; of a slow call only where `retry_on` allows."""
 
     retry_on: list[RetryOn] = Field(
-        default_factory=lambda: ["connect-failure", "reset", "timeout"],
+        default_factory=lambda: ["connect-failure", "reset"],
         description="Failures that may be retried: `connect-failure` (replica not reachable, the call "
         "was never sent: retried for every tool), `reset` (replica died or dropped the connection "
-        "mid-call), `timeout` (the try outlived `per_try_timeout`).",
+        "mid-call: retried for safe tools), `timeout` (the try sent no result and no progress for "
+        "`per_try_timeout`: retried for safe tools only when listed here, so a slow tool is not run twice).",
     )
     num_retries: int = Field(2, ge=0, le=10, description="Retries after the first try.")
     per_try_timeout: Duration | None = Field(
-        None, description="Limit of one try; unset means the pool's whole `timeout`."
+        None,
+        description="Limit of one try without a result or progress (each progress notification resets it); "
+        "unset means the pool's `timeout`.",
     )
     base_interval: Duration = Field(0.025, description="Back-off before the first retry (jittered).")
     max_interval: Duration = Field(0.25, description="Back-off ceiling (jittered exponential).")
@@ -275,7 +278,11 @@ class PoolConfig(_Section):
     lb_policy: Literal["LEAST_REQUEST", "ROUND_ROBIN", "RANDOM"] = Field(
         "LEAST_REQUEST", description="How a replica is picked for a call or a new dedicated session."
     )
-    timeout: Duration = Field(60.0, description="Overall limit of one call, every retry included.")
+    timeout: Duration = Field(
+        60.0,
+        description="Limit of one call without a result or progress, every retry included; each progress "
+        "notification resets it, so a call that reports progress runs as long as it needs.",
+    )
     startup_timeout: Duration = Field(60.0, description="Limit for a replica to start and answer `initialize`.")
     health_checks: HealthChecks = Field(default_factory=HealthChecks, description="Active health checks.")
     outlier_detection: OutlierDetection = Field(default_factory=OutlierDetection, description="Ejection.")

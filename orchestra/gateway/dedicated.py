@@ -6,7 +6,6 @@ shared-session path stays readable on its own.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from orchestra.gateway.errors import (
     ReplicaUnreachable,
     SessionLost,
 )
+from orchestra.gateway.liveness import CallClock
 from orchestra.gateway.rpc import CallLog, Progress, ToolResult
 
 if TYPE_CHECKING:
@@ -119,12 +119,19 @@ class DedicatedSessions:
         replica.last_active = binding.last_used = time.monotonic()
         binding.calls += 1
         self._metrics.in_flight.labels(self.name).inc()
+        clock = CallClock(self.config.timeout)  # progress resets it: a call that reports progress is alive
         try:
-            return await asyncio.wait_for(
-                binding.channel.call_tool(tool, arguments, progress=progress, log_to=log_to), self.config.timeout
-            )
+            call = binding.channel.call_tool(tool, arguments, progress=clock.progress(progress), log_to=log_to)
+            return await clock.run(call, self.config.timeout)
         except TimeoutError:
-            raise CallTimeout(f"{tool!r} did not finish within {self.config.timeout:g}s", pool=self.name) from None
+            raise CallTimeout(
+                f"{tool!r} on pool {self.name!r} timed out: it sent no result and no progress for "
+                f"{clock.silent_for(clock.started):.1f}s (the pool's timeout is {self.config.timeout:g}s). The "
+                "gateway stopped waiting and asked the upstream to cancel it, but the tool may still be running "
+                "(or have finished); it was not run again. Check its effect before calling it again.",
+                pool=self.name, tool=tool, reason="timeout", may_still_be_running=True,
+                retryable=self.safe_to_repeat(tool),
+            ) from None  # fmt: skip
         except (ReplicaReset, ReplicaUnreachable):
             self._record_failure(replica)
             raise SessionLost(

@@ -5,6 +5,11 @@ aiohttp rather than httpx on this path: against the same MCP server, one POST co
 
 Besides the POSTs, each upstream session keeps the server's GET stream open (reopened with back-off and
 `Last-Event-ID`), where a server sends what belongs to no request: list changes and resource updates.
+
+A server may close a call's SSE stream before the reply (SSE polling, SEP-1699): it has sent an event id (often in
+an empty "priming" event) and a `retry` delay, and the rest of the call's stream is fetched with a GET carrying
+`Last-Event-ID`, after that delay, as many times as the server closes it; a stream that breaks without closing is
+resumed the same way. Reconnections that bring nothing new are bounded (`_RESUME_ATTEMPTS` in a row).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -27,6 +33,20 @@ log = logging.getLogger("orchestra.gateway.replica")
 _NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 _SENT = (aiohttp.ClientError, asyncio.TimeoutError)
 _LISTEN_BACKOFF = (0.5, 30.0)  # first and longest wait before reopening a GET stream that broke
+_RESUME_ATTEMPTS = 5  # reconnections in a row to a call's stream that bring no new event, before giving up
+_RESUME_WAIT = (1.0, 30.0)  # wait before reconnecting when the server named no `retry`, and the longest honoured
+
+
+@dataclass
+class SseCursor:
+    """Where a server-sent event stream stands: the last event id seen, and the server's `retry` delay (ms)."""
+
+    last_id: str | None = None
+    retry_ms: int | None = None
+
+    @property
+    def wait(self) -> float:
+        return _RESUME_WAIT[0] if self.retry_ms is None else min(self.retry_ms / 1000, _RESUME_WAIT[1])
 
 
 class HttpConnection(Connection):
@@ -108,27 +128,68 @@ class HttpConnection(Connection):
             self.session_id = response.headers["mcp-session-id"]
 
     async def _exchange(self, request_id: int, message: dict[str, Any]) -> dict[str, Any]:
+        cursor = SseCursor()
         async with self._post(message) as response:
             try:
-                if response.content_type == "text/event-stream":
-                    return await self._read_stream(response, request_id)
-                return json.loads(await self._read_capped(response))
+                if response.content_type != "text/event-stream":
+                    return json.loads(await self._read_capped(response))
+                reply = await self._read_stream(response, request_id, cursor)
             except ValueError as exc:
                 raise ReplicaReset(f"{self.label} sent a reply that is not JSON-RPC ({exc})") from None
+        return reply if reply is not None else await self._resume(request_id, cursor)
 
-    async def _read_stream(self, response: aiohttp.ClientResponse, request_id: int) -> dict[str, Any]:
-        """Notifications as they come, then our reply. The stream is read to its end (the server closes it
-        after the reply) so the connection returns to the pool instead of being dropped."""
+    async def _read_stream(
+        self, response: aiohttp.ClientResponse, request_id: int, cursor: SseCursor, *, resumed: bool = False
+    ) -> dict[str, Any] | None:
+        """Notifications as they come, then our reply; None when the stream ended or broke without it after an
+        event id (the server means the client to resume it). A POST's stream is read to its end (the server closes
+        it after the reply) so the connection returns to the pool instead of being dropped; a `resumed` one (GET)
+        may stay open after the reply, so it is left as soon as the reply is in."""
         reply: dict[str, Any] | None = None
-        async for data in _sse_data(response, self._max_message_size, self._too_large):
-            incoming = json.loads(data)
-            if "method" in incoming:
-                await self._dispatch_incoming(incoming, on_stream_of=request_id)
-            elif incoming.get("id") == request_id:
-                reply = incoming
-        if reply is None:
-            raise lost(self.label)  # the stream ended without our answer
+        try:
+            async for data in _sse_events(response, self._max_message_size, self._too_large, cursor):
+                incoming = json.loads(data)
+                if "method" in incoming:
+                    await self._dispatch_incoming(incoming, on_stream_of=request_id)
+                elif incoming.get("id") == request_id:
+                    reply = incoming
+                    if resumed:
+                        break
+        except _SENT:
+            if reply is None and cursor.last_id is None:
+                raise
+        if reply is None and cursor.last_id is None:
+            raise lost(self.label)  # the stream ended without our answer, and cannot be resumed
         return reply
+
+    async def _resume(self, request_id: int, cursor: SseCursor) -> dict[str, Any]:
+        """The rest of a call's stream, by GET with `Last-Event-ID`, after the server's `retry` delay; again each
+        time the server closes it, until the reply comes, or `_RESUME_ATTEMPTS` reconnections in a row bring
+        nothing new."""
+        fruitless = 0
+        while fruitless < _RESUME_ATTEMPTS:
+            await asyncio.sleep(cursor.wait)
+            if self.ended.is_set():
+                break
+            seen = cursor.last_id
+            headers = {**self._headers(), "accept": "text/event-stream", "last-event-id": seen or ""}
+            try:
+                async with self._client().get(self.url, headers=headers) as response:
+                    if response.status == 404 and self.session_id:
+                        self.ended.set()
+                        raise ReplicaReset(f"{self.label}: the upstream session expired during the call")
+                    if response.status >= 400 or response.content_type != "text/event-stream":
+                        raise ReplicaReset(f"{self.label} refused to resume the call's stream (HTTP {response.status})")
+                    reply = await self._read_stream(response, request_id, cursor, resumed=True)
+                    if reply is not None:
+                        return reply
+            except _SENT as exc:
+                log.debug("%s: resuming a call's stream failed (%r)", self.label, exc)
+            except ValueError as exc:
+                raise ReplicaReset(f"{self.label} sent a reply that is not JSON-RPC ({exc})") from None
+            fruitless = 0 if cursor.last_id != seen else fruitless + 1
+        raise ReplicaReset(f"{self.label} closed the call's stream and did not resume it within {_RESUME_ATTEMPTS} "
+                           "reconnections")  # fmt: skip
 
     def listen(self) -> None:
         self._spawn(self._listen())
@@ -136,19 +197,18 @@ class HttpConnection(Connection):
     async def _listen(self) -> None:
         """The server's GET stream, for as long as the session lives; reopened with jittered back-off when it
         breaks. A server that offers none (405, or any other refusal) is not asked again."""
-        backoff, last_id = _LISTEN_BACKOFF[0], None
+        backoff, cursor = _LISTEN_BACKOFF[0], SseCursor()
         while not self.ended.is_set():
             headers = {**self._headers(), "accept": "text/event-stream"}
-            if last_id:
-                headers["last-event-id"] = last_id
+            if cursor.last_id:
+                headers["last-event-id"] = cursor.last_id
             try:
                 async with self._client().get(self.url, headers=headers) as response:
                     if 400 <= response.status < 500 or response.content_type != "text/event-stream":
                         log.debug("%s offers no GET stream (HTTP %d)", self.label, response.status)
                         return
                     backoff = _LISTEN_BACKOFF[0]
-                    async for event_id, data in _sse_events(response, self._max_message_size, self._too_large):
-                        last_id = event_id or last_id
+                    async for data in _sse_events(response, self._max_message_size, self._too_large, cursor):
                         with contextlib.suppress(ValueError):
                             incoming = json.loads(data)
                             if isinstance(incoming, dict) and "method" in incoming:
@@ -194,19 +254,12 @@ class HttpConnection(Connection):
         await self._http.close()
 
 
-async def _sse_data(
-    response: aiohttp.ClientResponse, max_event: int, too_large: Callable[[], Exception]
-) -> AsyncIterator[str]:
-    """The `data` of each server-sent event."""
-    async for _, data in _sse_events(response, max_event, too_large):
-        yield data
-
-
 async def _sse_events(
-    response: aiohttp.ClientResponse, max_event: int, too_large: Callable[[], Exception]
-) -> AsyncIterator[tuple[str | None, str]]:
-    """The `id` and `data` of each server-sent event with data. Hand-written because it is on every call's path:
-    a line-by-line decoder (httpx-sse) cost 0.5 ms a call here, this costs a few microseconds."""
+    response: aiohttp.ClientResponse, max_event: int, too_large: Callable[[], Exception], cursor: SseCursor
+) -> AsyncIterator[str]:
+    """The `data` of each server-sent event with data; `cursor` follows the `id` and `retry` fields (of events
+    without data too: servers send such "priming" events so that a stream can be resumed). Hand-written because it
+    is on every call's path: a line-by-line decoder (httpx-sse) cost 0.5 ms a call here, this costs microseconds."""
     buffer = b""
     async for chunk in response.content.iter_any():
         buffer += chunk.replace(b"\r\n", b"\n")
@@ -214,9 +267,13 @@ async def _sse_events(
         if len(buffer) > max_event:
             raise too_large()
         for event in events:
-            lines = event.split(b"\n")
-            data = [line[5:].removeprefix(b" ") for line in lines if line.startswith(b"data:")]
-            if any(data):  # servers may send events with empty data (priming events for resumption)
-                ids = [line[3:].strip().decode(errors="replace") for line in lines if line.startswith(b"id:")]
-                event_id = ids[-1] if ids else None
-                yield event_id, b"\n".join(data).decode()
+            data: list[bytes] = []
+            for line in event.split(b"\n"):
+                if line.startswith(b"data:"):
+                    data.append(line[5:].removeprefix(b" "))
+                elif line.startswith(b"id:"):
+                    cursor.last_id = line[3:].strip().decode(errors="replace") or None
+                elif line.startswith(b"retry:") and line[6:].strip().isdigit():
+                    cursor.retry_ms = int(line[6:].strip())
+            if any(data):
+                yield b"\n".join(data).decode()

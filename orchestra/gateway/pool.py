@@ -2,7 +2,9 @@
 
 Retries follow one rule: a call is repeated on another replica only when repeating it is safe (the tool is
 read-only or idempotent by its annotations or by config), or when it was never sent. A write that failed
-mid-call is reported as "may or may not have run", never repeated.
+mid-call is reported as "may or may not have run", never repeated. A slow call is never repeated either: its
+timeouts count silence (each progress notification resets them), and a try that timed out is retried only for a
+safe tool on a pool whose `retry_policy.retry_on` lists `timeout`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from orchestra.gateway.errors import (
     ReplicaReset,
     ReplicaUnreachable,
 )
+from orchestra.gateway.liveness import CallClock
 from orchestra.gateway.metrics import GatewayMetrics
 from orchestra.gateway.replica import Replica, jittered
 from orchestra.gateway.rpc import CallLog, Progress, RpcError, ToolResult
@@ -288,17 +291,17 @@ class Pool(DedicatedSessions, PoolFeatures):
         if self._in_flight >= self.config.circuit_breakers.max_requests:
             raise Overloaded(f"pool {self.name!r} is at max_requests; retry shortly", pool=self.name)
         policy = self.config.retry_policy
-        deadline = time.monotonic() + self.config.timeout
+        clock = CallClock(self.config.timeout)
         safe = self.safe_to_repeat(tool)
         tried: set[str] = set()
         self._in_flight += 1
         self._metrics.in_flight.labels(self.name).inc()
         try:
             for attempt in itertools.count():
-                replica = await self._wait_for_replica(deadline, exclude=tried)
+                replica = await self._wait_for_replica(clock.deadline, exclude=tried)
                 tried.add(replica.name)
                 try:
-                    return await self._try(replica, tool, arguments, deadline, progress, log_to)
+                    return await self._try(replica, tool, arguments, clock, progress, log_to)
                 except (ReplicaUnreachable, ReplicaReset, CallTimeout) as failure:
                     reason, sent = _classify(failure)
                     retry = (
@@ -306,9 +309,11 @@ class Pool(DedicatedSessions, PoolFeatures):
                         and (safe or not sent)
                         and attempt < policy.num_retries
                         and self._retries_in_flight < self.config.circuit_breakers.max_retries
-                        and time.monotonic() < deadline
+                        and time.monotonic() < clock.deadline
                     )
                     if not retry:
+                        if reason == "timeout":
+                            raise self._timed_out(tool, failure, attempt + 1, safe=safe) from None
                         if sent and not safe:
                             raise CallOutcomeUnknown(
                                 f"{tool!r} on pool {self.name!r} failed mid-call ({failure.message}); it changes "
@@ -318,11 +323,21 @@ class Pool(DedicatedSessions, PoolFeatures):
                         raise
                     self._metrics.retries.labels(self.name, tool, reason).inc()
                     log.info("retrying %s on pool %s after %s on %s", tool, self.name, reason, replica.name)
-                    await self._back_off(attempt, deadline)
+                    await self._back_off(attempt, clock.deadline)
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
             self._in_flight -= 1
             self._metrics.in_flight.labels(self.name).dec()
+
+    def _timed_out(self, tool: str, failure: GatewayError, tries: int, *, safe: bool) -> CallTimeout:
+        """What a client is told when the gateway stopped waiting for a call: the tool may still be running."""
+        times = f" ({tries} tries)" if tries > 1 else ""
+        return CallTimeout(
+            f"{tool!r} on pool {self.name!r} timed out{times}: {failure.message}. The gateway stopped waiting and "
+            "asked the upstream to cancel it, but the tool may still be running (or have finished); it was not run "
+            "again. " + ("It is safe to repeat." if safe else "Check its effect before calling it again."),
+            pool=self.name, tool=tool, reason="timeout", may_still_be_running=True, retryable=safe,
+        )  # fmt: skip
 
     async def _back_off(self, attempt: int, deadline: float) -> None:
         policy = self.config.retry_policy
@@ -338,24 +353,29 @@ class Pool(DedicatedSessions, PoolFeatures):
         replica: Replica,
         tool: str,
         arguments: dict[str, Any] | None,
-        deadline: float,
+        clock: CallClock,
         progress: Progress | None,
         log_to: CallLog | None,
     ) -> ToolResult:
+        """One try, limited by `per_try_timeout` (or the pool's `timeout`) without progress: the gateway always
+        asks the upstream for progress, so a call that reports it stays alive whether or not the client asked."""
         per_try = self.config.retry_policy.per_try_timeout or self.config.timeout
-        budget = min(per_try, deadline - time.monotonic())
         assert replica.channel is not None
         replica.in_flight += 1
-        replica.last_active = time.monotonic()
+        replica.last_active = started = time.monotonic()
         if replica.in_flight > self.config.replicas.target_in_flight:
             self._scale_up()
         try:
-            result = await asyncio.wait_for(
-                replica.channel.call_tool(tool, arguments, progress=progress, log_to=log_to), budget
-            )
+            call = replica.channel.call_tool(tool, arguments, progress=clock.progress(progress), log_to=log_to)
+            result = await clock.run(call, per_try)
         except TimeoutError:
             self._record_failure(replica)
-            raise CallTimeout(f"replica {replica.name} did not answer within {budget:.1f}s", pool=self.name) from None
+            limit = "retry_policy.per_try_timeout" if per_try < self.config.timeout else "timeout"
+            raise CallTimeout(
+                f"replica {replica.name} sent no result and no progress for {clock.silent_for(started):.1f}s "
+                f"(the pool's {limit} is {min(per_try, self.config.timeout):g}s)",
+                pool=self.name,
+            ) from None
         except (ReplicaUnreachable, ReplicaReset):
             self._record_failure(replica)
             raise

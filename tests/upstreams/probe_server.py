@@ -67,6 +67,19 @@ async def slow_write(seconds: float) -> str:
 
 
 @server.tool(annotations=ToolAnnotations(readOnlyHint=False, idempotentHint=False))
+async def long_job(seconds: float, ctx: Context, every: float = 0.2) -> str:
+    """Non-idempotent and long: reports progress every `every` seconds (when asked for it) until it is done."""
+    _record("long_job")
+    elapsed = 0.0
+    while elapsed < seconds:
+        await ctx.report_progress(elapsed, seconds, "working")
+        await asyncio.sleep(every)
+        elapsed += every
+    _record("long_job_done")
+    return f"done in {seconds}s@{os.getpid()}"
+
+
+@server.tool(annotations=ToolAnnotations(readOnlyHint=False, idempotentHint=False))
 def crash() -> str:
     """Kill this replica's process in the middle of the call."""
     _record("crash")
