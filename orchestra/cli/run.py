@@ -8,11 +8,12 @@ import contextlib
 import json
 import os
 import shlex
+import signal
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,7 +51,7 @@ def run_cli(
     )  # fmt: skip
     _say(f"[dim]thread {thread_id}; if this run stops, resume it with: {escape(run.resume)}[/dim]")
     try:
-        return asyncio.run(_run_command(task, settings, environ, run, yes=yes, as_json=as_json))
+        return asyncio.run(_stopped_by_ctrl_c(_run_command(task, settings, environ, run, yes=yes, as_json=as_json)))
     except (Exception, KeyboardInterrupt) as exc:
         if environ.get("ORCHESTRA_DEBUG") == "1":
             traceback.print_exception(exc)
@@ -64,6 +65,32 @@ def run_cli(
 def _say(markup: str) -> None:
     """One line on stderr, never wrapped: the resume command stays copyable from a log."""
     err.print(markup, soft_wrap=True, highlight=False)
+
+
+async def _stopped_by_ctrl_c(work: Coroutine[Any, Any, int]) -> int:
+    """`work`, which Ctrl-C cancels, and cancels again every half second until it has stopped: a cancellation that
+    lands inside a library's own cancel scope can be absorbed (anyio), and a run must never outlive Ctrl-C
+    (asyncio.run cancels only once)."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    pressed = False
+
+    def stop() -> None:
+        nonlocal pressed
+        pressed = True
+        if main is not None and not main.done():
+            main.cancel()
+            loop.call_later(0.5, stop)
+
+    loop.add_signal_handler(signal.SIGINT, stop)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if pressed:
+            raise KeyboardInterrupt from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 async def _run_command(
