@@ -275,6 +275,13 @@ class PoolConfig(_Section):
         description="`shared`: client sessions are multiplexed over the replicas' upstream sessions. "
         "`dedicated`: each client session owns one upstream session for its whole life (a browser).",
     )
+    stateful: list[str] = Field(
+        default_factory=list,
+        description="Upstream tools that change state kept in the caller's upstream session (e.g. "
+        "`toggle-simulated-logging`). On a `shared` URL pool, a client session's first call of one of them gives "
+        "that client session an upstream session of its own, used for all its later requests to the pool (as "
+        "`dedicated`); other client sessions stay on the shared ones. Not for stdio `shared` pools.",
+    )
     lb_policy: Literal["LEAST_REQUEST", "ROUND_ROBIN", "RANDOM"] = Field(
         "LEAST_REQUEST", description="How a replica is picked for a call or a new dedicated session."
     )
@@ -331,6 +338,11 @@ class PoolConfig(_Section):
             raise ValueError(
                 "`cache` cannot be used with `session: dedicated`: results depend on the session's state; "
                 "remove `cache.ttl` or use `session: shared`"
+            )
+        if self.stateful and self.session == "shared" and self.is_stdio:
+            raise ValueError(
+                "`stateful` needs a URL upstream (each client session gets its own upstream session there); for a "
+                "stdio pool whose tools keep per-session state use `session: dedicated`"
             )
         return self
 

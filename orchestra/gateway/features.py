@@ -300,7 +300,7 @@ class EndpointFeatures:
         waits at most a second for one), else on any replica, failed over (these requests only read). Log messages
         it causes go to no client (its reply is plain JSON), never to another session."""
         log_to = CallLog(session.id, None)
-        if pool.config.session == "dedicated":
+        if self.owns_session(pool, session):
             binding = self._bindings.get(session.id, {}).get(pool.name)
             if binding is None and not listing:
                 binding = await self._binding(pool, session)

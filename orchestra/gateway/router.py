@@ -196,14 +196,15 @@ class Router(EndpointFeatures):
     ) -> ToolResult:
         await self._check_egress(pool, arguments)
         await self._check_rate_limits(pool, ctx.key_id)
-        cache_key = self._cache_key(pool, tool, arguments)
+        own_session = self.owns_session(pool, ctx.session) or tool in pool.config.stateful
+        cache_key = None if own_session and pool.config.session == "shared" else self._cache_key(pool, tool, arguments)
         if cache_key is not None:
             hit = await self._cache.get(cache_key)
             if hit is not None:
                 self._metrics.cache_hits.labels(pool.name, tool).inc()
                 return json.loads(hit)
             self._metrics.cache_misses.labels(pool.name, tool).inc()
-        if pool.config.session == "dedicated":
+        if own_session:
             binding = await self._binding(pool, ctx.session)
             result = await pool.call_bound(binding, tool, arguments, progress=ctx.progress, log_to=ctx.log_to)
         else:
@@ -240,6 +241,14 @@ class Router(EndpointFeatures):
                 )  # fmt: skip
 
     # -- dedicated bindings ---------------------------------------------------------------------------
+    def owns_session(self, pool: Pool, session: SessionRecord) -> bool:
+        """Whether `session` uses an upstream session of its own in `pool`: always on a dedicated pool; on a shared
+        pool once it called one of the pool's `stateful` tools (state the other clients must not share)."""
+        if pool.config.session == "dedicated":
+            return True
+        # A released one counts too: its state is gone, and the client is told so (-32014) rather than moved back.
+        return pool.name in self._bindings.get(session.id, {}) or pool.name in {*session.bindings, *session.released}
+
     async def _binding(self, pool: Pool, session: SessionRecord) -> Binding:
         lock = self._binding_locks.setdefault(session.id, asyncio.Lock())
         async with lock:
@@ -277,7 +286,11 @@ class Router(EndpointFeatures):
         return sum(1 for bindings in self._bindings.values() if bindings)
 
     async def _sweep_loop(self) -> None:
-        idle_limits = [p.config.dedicated.idle_timeout for p in self.pools.values() if p.config.session == "dedicated"]
+        idle_limits = [
+            p.config.dedicated.idle_timeout
+            for p in self.pools.values()
+            if p.config.session == "dedicated" or p.config.stateful
+        ]
         every = max(0.2, min([_SWEEP_EVERY, *(limit / 2 for limit in idle_limits)]))
         while True:
             await asyncio.sleep(every)
