@@ -119,23 +119,26 @@ def text_of(result: Any) -> str:
 
 
 @contextlib.contextmanager
-def probe_http_server() -> Iterator[str]:
+def http_server(command: list[str]) -> Iterator[str]:
+    """A test upstream (`command --http PORT`) as a process of its own until the block ends; yields its MCP URL."""
     port = free_port()
-    process = subprocess.Popen(
-        [*PROBE_SERVER, "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    process = subprocess.Popen([*command, "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
         while True:
             with contextlib.suppress(httpx.TransportError):
                 httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=1)
                 break
-            assert time.monotonic() < deadline, "probe HTTP server did not start"
+            assert time.monotonic() < deadline, f"{command[-1]} did not start"
             time.sleep(0.1)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
         process.terminate()
         process.wait(10)
+
+
+def probe_http_server() -> contextlib.AbstractContextManager[str]:
+    return http_server(PROBE_SERVER)
 
 
 @pytest.fixture(scope="session")

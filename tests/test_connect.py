@@ -9,18 +9,16 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import McpError
 
-from tests.conftest import ROOT, executions, free_port, probe_pool, running_gateway, text_of
+from tests.conftest import ROOT, executions, free_port, http_server, probe_pool, running_gateway, text_of
 
 KEYS = {"ORCHESTRA_GATEWAY_KEYS": "key-one,key-two"}
 CONFORMANCE_SERVER = [sys.executable, str(ROOT / "tests" / "upstreams" / "conformance_server.py")]
@@ -101,24 +99,8 @@ async def test_tools_notifications_and_cancellation_pass_both_ways(tmp_path: Pat
         assert (tmp_path / "stderr.log").read_text() == ""  # nothing to say when all goes well
 
 
-@contextlib.contextmanager
-def conformance_http_server() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [*CONFORMANCE_SERVER, "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=1)
-                break
-            assert time.monotonic() < deadline, "conformance HTTP server did not start"
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.terminate()
-        process.wait(10)
+def conformance_http_server() -> contextlib.AbstractContextManager[str]:
+    return http_server(CONFORMANCE_SERVER)
 
 
 async def test_server_initiated_requests_reach_the_stdio_client_and_its_answer_goes_back(tmp_path: Path) -> None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,16 @@ from mcp import ClientSession, types
 from mcp.shared.exceptions import McpError
 from pydantic import AnyUrl
 
-from tests.conftest import ACCEPT, EVERYTHING_SERVER, ROOT, free_port, mcp_client, raw_session, running_gateway, text_of
+from tests.conftest import (
+    ACCEPT,
+    EVERYTHING_SERVER,
+    ROOT,
+    http_server,
+    mcp_client,
+    raw_session,
+    running_gateway,
+    text_of,
+)
 
 FEATURES_SERVER = [sys.executable, str(ROOT / "tests" / "upstreams" / "features_server.py")]
 EVERYTHING_INSTRUCTIONS = ROOT / "node_modules/@modelcontextprotocol/server-everything/dist/docs/instructions.md"
@@ -88,24 +96,8 @@ INITIALIZE_LATEST = {
 }
 
 
-@contextlib.contextmanager
-def features_http_server() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [*FEATURES_SERVER, "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=1)
-                break
-            assert time.monotonic() < deadline, "features HTTP server did not start"
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/mcp"
-    finally:
-        process.terminate()
-        process.wait(10)
+def features_http_server() -> contextlib.AbstractContextManager[str]:
+    return http_server(FEATURES_SERVER)
 
 
 # -- pool endpoints: everything passes through ------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.background import BackgroundTask
@@ -22,7 +23,7 @@ def sse_frame(event: StreamEvent) -> bytes:
     return b"event: %s\ndata: %s\nid: %d\n\n" % (event.event.encode(), event.data, event.id)
 
 
-class _FollowRun(Response):
+class _FollowRun(Response, ABC):
     """A response FastAPI hands straight to the server (a `Response`), which writes itself as the run goes."""
 
     media_type = "application/json"
@@ -61,8 +62,9 @@ class _FollowRun(Response):
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
 
+    @abstractmethod
     async def _pump(self, send: Send) -> None:
-        raise NotImplementedError
+        """Send the response's body; the subclass says what it is."""
 
 
 def wanted(event: str, modes: set[str]) -> bool:
