@@ -3,16 +3,25 @@ VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
+# Test upstreams that speak MCP 2026-07-28 need mcp 2.x, which the main venv cannot have (langchain-mcp-adapters
+# pins mcp<2), so they run from a venv of their own.
+VENV_MCP2 := .venv-mcp2
 
 .PHONY: setup demo test lint bench lock clean
 
-setup: $(VENV)/.installed node_modules/.installed $(VENV)/.readability system-packages
+setup: $(VENV)/.installed $(VENV_MCP2)/.installed node_modules/.installed $(VENV)/.readability system-packages
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(UV) pip sync --quiet --python $(PY) requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	touch $@
+
+$(VENV_MCP2)/.installed: requirements-mcp2.lock
+	python3 -m venv $(VENV_MCP2)
+	$(VENV_MCP2)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV_MCP2)/bin/uv pip sync --quiet --python $(VENV_MCP2)/bin/python requirements-mcp2.lock
 	touch $@
 
 # The reference fetch server runs `npm install` on its first HTML page; do it once here instead.
@@ -44,9 +53,10 @@ bench: setup
 	$(PY) -m bench.gateway --contextforge
 	$(PY) -m bench.server
 
-# Re-resolve the pinned Python dependencies after changing pyproject.toml.
+# Re-resolve the pinned Python dependencies after changing pyproject.toml or requirements-mcp2.in.
 lock: $(VENV)/.installed
 	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --quiet -o requirements.lock
+	$(UV) pip compile requirements-mcp2.in --python-version 3.11 --quiet -o requirements-mcp2.lock
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_MCP2) node_modules .pytest_cache .ruff_cache

@@ -152,6 +152,8 @@ class Gateway:
         for task in self._starting:
             task.cancel()
         await asyncio.gather(*self._starting, return_exceptions=True)
+        if self.endpoint is not None:
+            await self.endpoint.close()
         if self.router is not None:
             await self.router.close()
         await asyncio.gather(*(pool.stop() for pool in self.pools.values()))

@@ -116,14 +116,15 @@ class Channel:
         log_to: CallLog | None = None,
     ) -> ToolResult:
         """The upstream's `CallToolResult` as it sent it: the gateway passes results through unchanged."""
-        params = {"name": name, "arguments": arguments or {}}
+        params = {"name": name, "arguments": arguments or {}, **((log_to.carry if log_to else None) or {})}
         result = await self.request("tools/call", params, progress=progress, log_to=log_to)
         if not isinstance(result, dict) or not isinstance(result.get("content", []), list):
             raise RpcError({"code": types.INTERNAL_ERROR, "message": f"{self.label} sent a malformed tool result"})
         return result
 
     async def ping(self, timeout: float) -> None:
-        await asyncio.wait_for(self.request("ping"), timeout)
+        """A health check: `ping`, or `server/discover` for a modern server (its revision has no ping)."""
+        await asyncio.wait_for(self.request("server/discover" if self.connection.modern else "ping"), timeout)
 
     async def close(self, *, end_session: bool = True) -> None:
         await self.connection.close(end_session=end_session)

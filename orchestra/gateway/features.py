@@ -299,7 +299,7 @@ class EndpointFeatures:
         only if it exists: listing opens no browser; else an unowned spare, never another client's session, and
         waits at most a second for one), else on any replica, failed over (these requests only read). Log messages
         it causes go to no client (its reply is plain JSON), never to another session."""
-        log_to = CallLog(session.id, None)
+        log_to = CallLog(session.id, None, capabilities=session.capabilities)
         if self.owns_session(pool, session):
             binding = self._bindings.get(session.id, {}).get(pool.name)
             if binding is None and not listing:

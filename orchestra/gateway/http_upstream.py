@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from mcp import types
 
 from orchestra.gateway.errors import ReplicaReset, ReplicaUnreachable, ReplyTooLarge
+from orchestra.gateway.modern import NAMED_METHODS, encode_header, parameter_headers
 from orchestra.gateway.rpc import NO_CALL, Connection, Notice, RpcError, lost
 
 log = logging.getLogger("orchestra.gateway.replica")
@@ -35,6 +37,7 @@ _SENT = (aiohttp.ClientError, asyncio.TimeoutError)
 _LISTEN_BACKOFF = (0.5, 30.0)  # first and longest wait before reopening a GET stream that broke
 _RESUME_ATTEMPTS = 5  # reconnections in a row to a call's stream that bring no new event, before giving up
 _RESUME_WAIT = (1.0, 30.0)  # wait before reconnecting when the server named no `retry`, and the longest honoured
+_ERAS: dict[str, str] = {}  # upstream URL -> "modern" or "legacy", as its first connection found
 
 
 @dataclass
@@ -73,6 +76,7 @@ class HttpConnection(Connection):
             "content-type": "application/json",
         }
         self._http: aiohttp.ClientSession | None = None
+        self._schemas: dict[str, Any] = {}  # a modern server's tools' input schemas, by name
 
     def _client(self) -> aiohttp.ClientSession:
         if self._http is None:  # created on first use, inside the running event loop
@@ -87,14 +91,40 @@ class HttpConnection(Connection):
         headers = {}
         if self.session_id:
             headers["mcp-session-id"] = self.session_id
-        if self.protocol_version:
-            headers["mcp-protocol-version"] = self.protocol_version
+        if self.modern or self.protocol_version:
+            headers["mcp-protocol-version"] = self.modern or self.protocol_version  # type: ignore[assignment]
         return headers
 
-    async def initialize(self) -> Any:
-        init = await super().initialize()
+    async def initialize(self) -> types.InitializeResult:
+        """A modern server's discovery, or a legacy session. The era found is kept for the URL (MCP: "cache the
+        result for the lifetime of the origin"), so only the first connection probes; a failed start forgets it."""
+        era = _ERAS.pop(self.url, None)
+        init = await (self.open_session() if era == "legacy" else super().initialize())
+        _ERAS[self.url] = "modern" if self.modern else "legacy"
         self.protocol_version = init.protocolVersion
         return init
+
+    def _message_headers(self, message: dict[str, Any]) -> dict[str, str]:
+        """A modern request mirrors its method, name and `x-mcp-header` arguments in headers."""
+        headers = self._headers()
+        method = message.get("method")
+        if self.modern is None or not isinstance(method, str) or "id" not in message:
+            return headers
+        params = message.get("params") or {}
+        headers["mcp-method"] = method
+        field = NAMED_METHODS.get(method)
+        if field is not None and params.get(field) is not None:
+            headers["mcp-name"] = encode_header(params[field])
+        if method == "tools/call":
+            headers.update(parameter_headers(self._schemas.get(params.get("name")), params.get("arguments")))
+        return headers
+
+    def _learn_schemas(self, reply: dict[str, Any]) -> None:
+        """Input schemas from a modern server's tools/list, for the `Mcp-Param-*` headers of calls."""
+        tools = (reply.get("result") or {}).get("tools")
+        for tool in tools if isinstance(tools, list) else ():
+            if isinstance(tool, dict) and isinstance(tool.get("name"), str):
+                self._schemas[tool["name"]] = tool.get("inputSchema")
 
     @contextlib.asynccontextmanager
     async def _post(self, message: dict[str, Any]) -> AsyncIterator[aiohttp.ClientResponse]:
@@ -102,7 +132,7 @@ class HttpConnection(Connection):
             raise ReplicaUnreachable(f"{self.label}: the upstream session has ended")
         body = json.dumps(message, separators=(",", ":"))
         try:
-            response = await self._client().post(self.url, data=body, headers=self._headers())
+            response = await self._client().post(self.url, data=body, headers=self._message_headers(message))
         except _NOT_SENT as exc:
             raise ReplicaUnreachable(f"{self.label} is not reachable ({type(exc).__name__})") from None
         except _SENT:
@@ -121,6 +151,8 @@ class HttpConnection(Connection):
             raise ReplicaUnreachable(f"{self.label}: the upstream session expired")
         if response.status >= 500:
             raise ReplicaReset(f"{self.label} answered HTTP {response.status}")
+        if response.status >= 400 and self.modern and response.content_type == "application/json":
+            return  # a modern server's refusals are JSON-RPC errors with a 4xx status: read as replies
         if response.status >= 400:
             text = (await response.text(errors="replace"))[:300]
             raise RpcError({"code": -32600, "message": f"upstream answered HTTP {response.status}: {text}"})
@@ -132,11 +164,18 @@ class HttpConnection(Connection):
         async with self._post(message) as response:
             try:
                 if response.content_type != "text/event-stream":
-                    return json.loads(await self._read_capped(response))
-                reply = await self._read_stream(response, request_id, cursor)
+                    reply = json.loads(await self._read_capped(response))
+                else:
+                    reply = await self._read_stream(response, request_id, cursor)
             except ValueError as exc:
                 raise ReplicaReset(f"{self.label} sent a reply that is not JSON-RPC ({exc})") from None
-        return reply if reply is not None else await self._resume(request_id, cursor)
+        if reply is None:
+            if self.modern:  # the revision has no resumable streams: the request is lost with its stream
+                raise lost(self.label)
+            reply = await self._resume(request_id, cursor)
+        if self.modern and message.get("method") == "tools/list" and isinstance(reply, dict):
+            self._learn_schemas(reply)
+        return reply
 
     async def _read_stream(
         self, response: aiohttp.ClientResponse, request_id: int, cursor: SseCursor, *, resumed: bool = False
@@ -194,18 +233,27 @@ class HttpConnection(Connection):
     def listen(self) -> None:
         self._spawn(self._listen())
 
-    async def _listen(self) -> None:
-        """The server's GET stream, for as long as the session lives; reopened with jittered back-off when it
-        breaks. A server that offers none (405, or any other refusal) is not asked again."""
-        backoff, cursor = _LISTEN_BACKOFF[0], SseCursor()
-        while not self.ended.is_set():
+    def _open_listening(self, cursor: SseCursor) -> Any:
+        """The request for the server's stream of notices: a legacy session's GET stream (resumed after
+        `cursor`), or a modern server's `subscriptions/listen` to every list change."""
+        if self.modern is None:
             headers = {**self._headers(), "accept": "text/event-stream"}
             if cursor.last_id:
                 headers["last-event-id"] = cursor.last_id
+            return self._client().get(self.url, headers=headers)
+        message = self.listen_request()
+        body = json.dumps(message, separators=(",", ":"))
+        return self._client().post(self.url, data=body, headers=self._message_headers(message))
+
+    async def _listen(self) -> None:
+        """The server's stream of notices, for as long as the session lives; reopened with jittered back-off when
+        it breaks. A server that offers none (405, or any other refusal) is not asked again."""
+        backoff, cursor = _LISTEN_BACKOFF[0], SseCursor()
+        while not self.ended.is_set():
             try:
-                async with self._client().get(self.url, headers=headers) as response:
+                async with self._open_listening(cursor) as response:
                     if 400 <= response.status < 500 or response.content_type != "text/event-stream":
-                        log.debug("%s offers no GET stream (HTTP %d)", self.label, response.status)
+                        log.debug("%s offers no notification stream (HTTP %d)", self.label, response.status)
                         return
                     backoff = _LISTEN_BACKOFF[0]
                     async for data in _sse_events(response, self._max_message_size, self._too_large, cursor):

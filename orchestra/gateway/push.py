@@ -1,4 +1,4 @@
-"""Messages to a client session outside any call, on the GET stream of MCP's streamable HTTP transport.
+"""Messages to a client outside any call: a legacy session's GET stream, or a modern client's `subscriptions/listen`.
 
 What travels here: `notifications/{tools,prompts,resources}/list_changed` and `notifications/resources/updated`.
 A message goes only to the streams of the sessions it concerns (a resource update to the sessions subscribed to
@@ -6,7 +6,8 @@ that resource, a list change to the sessions of the endpoints that serve the poo
 session's endpoint (namespaced URIs on tier and `/mcp` endpoints). A session has at most one stream: a new GET
 replaces the old one. A session without an open stream misses these messages, as MCP allows. Streams live in the
 gateway process that answered the GET: with several processes, route a session's requests to one process
-(sticky sessions) to receive its resource updates.
+(sticky sessions) to receive its resource updates. A modern listen stream is registered here under an id of its
+own, with a `shape` that keeps only the notification types it asked for and tags them with its subscription id.
 """
 
 from __future__ import annotations
@@ -27,14 +28,18 @@ log = logging.getLogger("orchestra.gateway")
 _QUEUE = 1000  # messages waiting for a slow client; beyond that the oldest are dropped
 _KEEPALIVE = 25.0  # an SSE comment this often keeps proxies from closing an idle stream
 Message = dict[str, Any]
+Shape = Callable[[Message], Message | None]
 
 
 @dataclass
 class _Stream:
     endpoint: Endpoint
+    shape: Shape | None = None
     queue: asyncio.Queue[Message | None] = field(default_factory=lambda: asyncio.Queue(_QUEUE))
 
     def put(self, message: Message | None) -> None:
+        if message is not None and self.shape is not None and (message := self.shape(message)) is None:
+            return
         if self.queue.full():
             self.queue.get_nowait()
             log.warning("a client's notification stream is full; dropped its oldest message")
@@ -54,12 +59,21 @@ class Push:
     def sessions(self) -> list[str]:
         return list(self._streams)
 
-    async def stream(self, session_id: str, endpoint: Endpoint) -> AsyncIterator[bytes]:
-        """The SSE body of a session's GET stream; ends when the session ends or another GET replaces it."""
+    async def stream(
+        self,
+        session_id: str,
+        endpoint: Endpoint,
+        *,
+        shape: Shape | None = None,
+        first: Message | None = None,
+        last: Message | None = None,
+    ) -> AsyncIterator[bytes]:
+        """The SSE body of a session's GET stream (or a listen stream): `first` opens it, `last` ends it when the
+        gateway closes it (not when the client goes); ends when the session ends or another GET replaces it."""
         self.close(session_id)
-        stream = self._streams[session_id] = _Stream(endpoint)
+        stream = self._streams[session_id] = _Stream(endpoint, shape)
         try:
-            yield b": stream open\n\n"
+            yield b"event: message\ndata: " + json_bytes(first) + b"\n\n" if first else b": stream open\n\n"
             while True:
                 try:
                     message = await asyncio.wait_for(stream.queue.get(), _KEEPALIVE)
@@ -67,6 +81,8 @@ class Push:
                     yield b": keepalive\n\n"
                     continue
                 if message is None:
+                    if last is not None:
+                        yield b"event: message\ndata: " + json_bytes(last) + b"\n\n"
                     return
                 yield b"event: message\ndata: " + json_bytes(message) + b"\n\n"
         finally:

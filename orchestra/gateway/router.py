@@ -8,6 +8,7 @@ egress policy for URL arguments, rate limits (pool, then API key), the result ca
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -32,14 +33,16 @@ from orchestra.gateway.errors import (
 )
 from orchestra.gateway.features import EndpointFeatures, url_of
 from orchestra.gateway.metrics import GatewayMetrics
+from orchestra.gateway.modern import MODERN_VERSIONS
 from orchestra.gateway.names import SEPARATOR, by_own_name, namespace_block, namespaced_name
 from orchestra.gateway.pool import Pool
 from orchestra.gateway.push import Push
-from orchestra.gateway.rpc import CallLog, Progress, ToolResult
+from orchestra.gateway.rpc import CallLog, Progress, RpcError, ToolResult
 from orchestra.gateway.stores import RateLimiter, ResultCache, SessionRecord, SessionStore
 
 log = logging.getLogger("orchestra.gateway")
 
+_INPUT_ROUNDS = 16  # input_required rounds of one call before the gateway gives up on it
 _SWEEP_EVERY = 5.0  # at most; pools with shorter idle timeouts are swept at half their timeout
 
 __all__ = ["CallContext", "Endpoint", "Router", "namespaced_name"]
@@ -134,6 +137,14 @@ class Router(EndpointFeatures):
         started = time.perf_counter()
         try:
             result = await self._governed_call(pool, tool.name, arguments, ctx)
+            for _ in range(_INPUT_ROUNDS):
+                if result.get("resultType") != "input_required" or ctx.session.protocol_version in MODERN_VERSIONS:
+                    break
+                retry = dataclasses.replace(ctx, log_to=await self._inputs_from_legacy_client(result, ctx))
+                result = await self._governed_call(pool, tool.name, arguments, retry)
+            else:
+                raise RpcError({"code": types.INTERNAL_ERROR, "message": f"the upstream asked for input "
+                                f"{_INPUT_ROUNDS} times in a row without completing the call"})  # fmt: skip
         except Exception as exc:  # a gateway error, or the upstream's own JSON-RPC error: counted, then raised
             self._metrics.request_errors.labels(pool.name, tool.name, type(exc).__name__).inc()
             raise
@@ -145,6 +156,24 @@ class Router(EndpointFeatures):
             # Resource links and embedded resources name URIs as this endpoint names them, so they can be read back.
             result = {**result, "content": [namespace_block(pool.name, block) for block in result["content"]]}
         return result
+
+    async def _inputs_from_legacy_client(self, result: ToolResult, ctx: CallContext) -> CallLog:
+        """A modern upstream's `input_required`, for a legacy client: each input request asked of the client as
+        a server-initiated request (on its call's stream), the answers carried in the retry with the upstream's
+        `requestState`, untouched."""
+        requests = result.get("inputRequests") or {}
+        if ctx.log_to is None or ctx.log_to.ask is None or not isinstance(requests, dict):
+            raise RpcError({"code": types.INVALID_REQUEST, "message": "the upstream needs input from the client "
+                            "(sampling, elicitation or roots), which this call cannot carry to it"})  # fmt: skip
+        ask = ctx.log_to.ask
+        keys = [key for key, request in requests.items() if isinstance(request, dict)]
+        answers = await asyncio.gather(
+            *(ask(str(requests[key].get("method")), requests[key].get("params") or {}) for key in keys)
+        )
+        carry: dict[str, Any] = {"inputResponses": dict(zip(keys, answers, strict=True))}
+        if "requestState" in result:
+            carry["requestState"] = result["requestState"]
+        return dataclasses.replace(ctx.log_to, carry=carry)
 
     async def resolve(self, endpoint: Endpoint, name: str) -> tuple[Pool, types.Tool]:
         catalog = await self._catalog(endpoint)
@@ -198,6 +227,8 @@ class Router(EndpointFeatures):
         await self._check_rate_limits(pool, ctx.key_id)
         own_session = self.owns_session(pool, ctx.session) or tool in pool.config.stateful
         cache_key = None if own_session and pool.config.session == "shared" else self._cache_key(pool, tool, arguments)
+        if ctx.log_to is not None and ctx.log_to.carry:
+            cache_key = None  # a multi round-trip retry depends on inputs the key does not hold
         if cache_key is not None:
             hit = await self._cache.get(cache_key)
             if hit is not None:
@@ -209,7 +240,7 @@ class Router(EndpointFeatures):
             result = await pool.call_bound(binding, tool, arguments, progress=ctx.progress, log_to=ctx.log_to)
         else:
             result = await pool.call_tool(tool, arguments, progress=ctx.progress, log_to=ctx.log_to)
-        if cache_key is not None and not result.get("isError"):  # errors are never cached
+        if cache_key is not None and not result.get("isError") and result.get("resultType", "complete") == "complete":
             await self._cache.put(cache_key, json.dumps(result, separators=(",", ":")), pool.config.cache.ttl)
         return result
 
@@ -280,6 +311,9 @@ class Router(EndpointFeatures):
             await self.pools[pool].release(binding)
         self._binding_locks.pop(session_id, None)
         await self.sessions.delete(session_id)
+
+    def holds_bindings(self, session_id: str) -> bool:
+        return bool(self._bindings.get(session_id))
 
     @property
     def bound_sessions(self) -> int:

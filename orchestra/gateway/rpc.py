@@ -21,7 +21,15 @@ from typing import Any
 
 from mcp import types
 
-from orchestra.gateway.errors import ReplicaReset
+from orchestra.gateway.errors import GatewayError, ReplicaReset
+from orchestra.gateway.modern import (
+    META_CLIENT_CAPABILITIES,
+    META_CLIENT_INFO,
+    META_LOG_LEVEL,
+    META_PROTOCOL_VERSION,
+    META_SERVER_INFO,
+    MODERN_VERSIONS,
+)
 
 log = logging.getLogger("orchestra.gateway.replica")
 
@@ -32,6 +40,8 @@ LogSink = Callable[[types.LoggingMessageNotificationParams], Awaitable[None]]
 ServerRequest = Callable[[str, dict[str, Any]], Awaitable[Any]]
 """Asks the client whose call is in flight (sampling, elicitation, roots) and returns its result; `RpcError` when
 it answered with an error or cannot be asked."""
+_PROBE_TIMEOUT = 5.0  # a server that leaves `server/discover` unanswered this long is a legacy one
+GATEWAY_INFO = {"name": "orchestra-gateway", "version": "1"}
 Notice = Callable[[str, dict[str, Any]], None]
 """Told of an upstream's notifications that belong to no call: a list changed, a resource was updated."""
 NO_CALL = 0
@@ -56,6 +66,11 @@ class CallLog:
     session: str
     sink: LogSink | None  # None: the client asked for no log messages
     ask: ServerRequest | None = None  # None: this request cannot carry the server's requests to its client
+    # What a modern (2026-07-28) upstream is told of the caller in each request's `_meta`, so that it asks only
+    # what this client supports; and the fields a client's retry carries to it unchanged (`inputResponses`,
+    # `requestState` of a multi round-trip request).
+    capabilities: dict[str, Any] | None = None
+    carry: dict[str, Any] | None = None
 
 
 class RpcError(Exception):
@@ -79,6 +94,8 @@ class Connection(ABC):
         self._logs: dict[int, CallLog] = {}  # client calls in flight, with where their logs go
         self._on_notice = on_notice
         self._background: set[asyncio.Task[None]] = set()
+        # The modern revision the server speaks, found by `initialize` (server/discover); None: a legacy session.
+        self.modern: str | None = None
 
     async def request(
         self,
@@ -94,6 +111,8 @@ class Connection(ABC):
         if progress is not None:
             params = {**(params or {}), "_meta": {**(params or {}).get("_meta", {}), "progressToken": request_id}}
             self._progress[request_id] = progress
+        if self.modern is not None:
+            params = self._with_modern_meta(params or {}, log_to)
         if params is not None:
             message["params"] = params
         if log_to is not None:  # the gateway's own requests (ping, listing) have no client to log to
@@ -204,7 +223,50 @@ class Connection(ABC):
         else:
             log.debug("%s logged outside any one client's call: %.500r", self.label, params.data)
 
+    def _with_modern_meta(self, params: dict[str, Any], log_to: CallLog | None) -> dict[str, Any]:
+        """A modern request's `_meta`: the version, the calling client's capabilities (none for the gateway's own
+        requests), and a log level when the client wants log messages (it filters them by its own level)."""
+        meta = {
+            **(params.get("_meta") or {}),
+            META_PROTOCOL_VERSION: self.modern,
+            META_CLIENT_CAPABILITIES: (log_to.capabilities if log_to is not None else None) or {},
+            META_CLIENT_INFO: GATEWAY_INFO,
+        }
+        if log_to is not None and log_to.sink is not None:
+            meta[META_LOG_LEVEL] = "debug"
+        return {**params, "_meta": meta}
+
+    async def discover(self) -> types.InitializeResult | None:
+        """The server's `server/discover`, as the initialize result it stands for, when it speaks a modern revision
+        (then every later request is modern); None when it is a legacy server (its answer is not a modern one)."""
+        self.modern = MODERN_VERSIONS[0]
+        try:
+            result = await self.request("server/discover")
+            versions = result.get("supportedVersions") if isinstance(result, dict) else None
+            if not isinstance(versions, list) or MODERN_VERSIONS[0] not in versions:
+                raise ValueError("no modern version offered")
+            meta = result.get("_meta") if isinstance(result.get("_meta"), dict) else {}
+            info = meta.get(META_SERVER_INFO) or result.get("serverInfo") or {"name": self.label, "version": "unknown"}
+            return types.InitializeResult.model_validate({
+                "protocolVersion": self.modern, "capabilities": result.get("capabilities") or {},
+                "serverInfo": info, "instructions": result.get("instructions"),
+            })  # fmt: skip
+        except (GatewayError, RpcError, ValueError) as exc:
+            log.debug("%s is not a modern server (%r); initializing a session", self.label, exc)
+            self.modern = None
+            return None
+
     async def initialize(self) -> types.InitializeResult:
+        """Start talking: a modern server (the `server/discover` probe the revision prescribes for finding a
+        server's era) needs no more; a legacy one gets an `initialize` handshake."""
+        try:
+            discovered = await asyncio.wait_for(self.discover(), _PROBE_TIMEOUT)
+        except TimeoutError:  # a legacy server may leave a method it does not know unanswered
+            self.modern, discovered = None, None
+        return discovered or await self.open_session()
+
+    async def open_session(self) -> types.InitializeResult:
+        """The legacy `initialize` handshake."""
         result = await self.request(
             "initialize",
             {
@@ -212,15 +274,22 @@ class Connection(ABC):
                 # Upstreams ask only clients that declared these; the gateway asks the client whose call it is,
                 # and answers an error itself when that client did not declare the capability.
                 "capabilities": {"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {}},
-                "clientInfo": {"name": "orchestra-gateway", "version": "1"},
+                "clientInfo": GATEWAY_INFO,
             },
         )
         init = types.InitializeResult.model_validate(result)
         await self.notify("notifications/initialized")
         return init
 
-    def listen(self) -> None:  # noqa: B027 - stdio needs no step for it
+    def listen(self) -> None:  # noqa: B027 - a legacy stdio server needs no step for it
         """Start receiving what the server sends outside any request, where the transport needs a step for it."""
+
+    def listen_request(self) -> dict[str, Any]:
+        """A modern server sends change notices only on a `subscriptions/listen` stream: this one asks for every
+        list change (the gateway refreshes its catalogue and tells its own listeners)."""
+        every = {"toolsListChanged": True, "promptsListChanged": True, "resourcesListChanged": True}
+        params = self._with_modern_meta({"notifications": every}, None)
+        return {"jsonrpc": "2.0", "id": next(self._ids), "method": "subscriptions/listen", "params": params}
 
     # -- what a transport provides --------------------------------------------------------------------
     @abstractmethod

@@ -90,6 +90,10 @@ class StdioConnection(Connection):
             self._fail_pending(ReplicaReset(f"{self.label} {reason}"))
             self.ended.set()
 
+    def listen(self) -> None:
+        if self.modern is not None:  # the stream's notices come on stdout like any other message
+            self._spawn(self._write(self.listen_request()))
+
     async def _handle_line(self, line: bytes) -> None:
         try:
             message = json.loads(line)

@@ -13,6 +13,9 @@ with `Retry-After`. A session belongs to the API key that created it; to any oth
 JSON-RPC batches are served on sessions that negotiated 2025-03-26, the one revision that has them.
 An upstream's requests to the client during a call (sampling, elicitation, roots) go out on the call's SSE stream
 when the session declared the capability; the client's answers come back as POSTed JSON-RPC responses.
+
+A POST without a session whose version header or `_meta` is MCP 2026-07-28's goes to `stateless` instead: one
+endpoint serves both eras, as that revision's "dual-era server" does.
 """
 
 from __future__ import annotations
@@ -31,13 +34,16 @@ from pydantic import ValidationError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
+from orchestra.gateway.asks import ASKABLE, refusal
 from orchestra.gateway.errors import GatewayError, SessionLost, StateUnavailable
 from orchestra.gateway.features import METHODS as FEATURE_METHODS
 from orchestra.gateway.features import url_of
+from orchestra.gateway.modern import MODERN_VERSIONS, is_modern
 from orchestra.gateway.router import CallContext, Endpoint, Router
 from orchestra.gateway.rpc import CallLog, RpcError, ToolResult
+from orchestra.gateway.stateless import StatelessServer
 from orchestra.gateway.stores import SessionRecord
-from orchestra.gateway.wire import BadMessage, Incoming, JsonReply, error_body, json_bytes, parse_message
+from orchestra.gateway.wire import BadMessage, Incoming, JsonReply, error_body, events_then_reply, parse_message
 
 log = logging.getLogger("orchestra.gateway")
 
@@ -60,15 +66,20 @@ class McpEndpoint:
         # the client's answer resolves them. They live in this process, as the call's stream does.
         self._asked: dict[tuple[str, types.RequestId], asyncio.Future[dict[str, Any]]] = {}
         self._ask_ids = itertools.count(1)
+        self.stateless = StatelessServer(router, version=version)
+
+    async def close(self) -> None:
+        await self.stateless.close()
 
     async def handle(self, request: Request, endpoint: Endpoint, key_id: str | None) -> Response:
         if not self._router.exists(endpoint):
             return _http_error(404, f"no such endpoint {url_of(endpoint)}; see /admin/pools")
-        version = request.headers.get("mcp-protocol-version")
-        if version and version not in SUPPORTED_PROTOCOL_VERSIONS:
-            return _http_error(
-                400, f"unsupported MCP-Protocol-Version {version!r}; supported: {SUPPORTED_PROTOCOL_VERSIONS}"
-            )
+        version = request.headers.get("mcp-protocol-version", "").strip()
+        if version in MODERN_VERSIONS and request.method != "POST" and SESSION_HEADER not in request.headers:
+            return _http_error(405, f"MCP {version} has no GET stream and no sessions to DELETE: POST "
+                               "subscriptions/listen for notifications")  # fmt: skip
+        if request.method != "POST" and (refused := _check_version(version)) is not None:
+            return refused
         try:
             if request.method == "DELETE":
                 return await self._delete(request, endpoint, key_id)
@@ -135,6 +146,11 @@ class McpEndpoint:
             incoming = parse_message(body)
         except BadMessage as bad:
             return JsonReply(error_body(bad.request_id, bad.error), status_code=400)
+        message = incoming.request or incoming.notification
+        if message is not None and SESSION_HEADER not in request.headers and is_modern(request.headers, message.params):
+            return await self.stateless.serve(request, endpoint, key_id, incoming)
+        if (refused := _check_version(request.headers.get("mcp-protocol-version", "").strip())) is not None:
+            return refused
         root = incoming.request
         if root is not None and root.method == "initialize":
             return await self._initialize(root, endpoint, key_id)
@@ -273,9 +289,10 @@ class McpEndpoint:
             message = f"bad tools/call: {'.'.join(map(str, detail['loc']))}: {detail['msg']}"
             return _rpc_error(root.id, types.ErrorData(code=types.INVALID_PARAMS, message=message))
         token = params.meta.progressToken if params.meta else None
-        askable = any(session.capabilities.get(c) is not None for c in _ASKABLE.values())
+        askable = any(session.capabilities.get(c) is not None for c in ASKABLE.values())
         if not stream or (token is None and session.log_level is None and not askable):
-            ctx = CallContext(session, key_id, log_to=CallLog(session.id, None, _refuse_asks(session)))
+            log_to = CallLog(session.id, None, _refuse_asks(session), session.capabilities)
+            ctx = CallContext(session, key_id, log_to=log_to)
             task = asyncio.create_task(self._router.call_tool(endpoint, params.name, params.arguments, ctx))
             return JsonReply(await self._await_call(task, root.id, session))
         return StreamingResponse(
@@ -341,9 +358,9 @@ class McpEndpoint:
         async def ask(method: str, ask_params: dict[str, Any]) -> Any:
             """The upstream asks the client (sampling, elicitation, roots): on this call's stream, when the session
             declared the capability; the client's answer comes in a POST of the same session."""
-            refusal = _refusal(session, method, ask_params)
-            if refusal is not None:
-                raise RpcError(refusal)
+            refused = _refusal_for(session, method, ask_params)
+            if refused is not None:
+                raise RpcError(refused)
             ask_id = next(self._ask_ids)
             future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._asked[(session.id, ask_id)] = future
@@ -362,19 +379,13 @@ class McpEndpoint:
                     raise RpcError(malformed) from None
             return answer.get("result", {})
 
-        log_to = CallLog(session.id, upstream_log, ask)
+        log_to = CallLog(session.id, upstream_log, ask, session.capabilities)
         ctx = CallContext(session, key_id, progress=progress, log_to=log_to)
         task = asyncio.create_task(self._router.call_tool(endpoint, params.name, params.arguments, ctx))
         reply = asyncio.create_task(self._await_call(task, request_id, session))
         try:
-            while not reply.done() or not queue.empty():
-                getter = asyncio.ensure_future(queue.get())
-                await asyncio.wait({getter, reply}, return_when=asyncio.FIRST_COMPLETED)
-                if getter.done():
-                    yield _sse(getter.result())
-                else:
-                    getter.cancel()
-            yield _sse(reply.result())
+            async for event in events_then_reply(queue, reply):
+                yield event
         finally:
             task.cancel()
             reply.cancel()
@@ -384,28 +395,8 @@ class McpEndpoint:
                     future.set_exception(RpcError({"code": types.INTERNAL_ERROR, "message": "the call ended"}))
 
 
-_ASKABLE = {"sampling/createMessage": "sampling", "elicitation/create": "elicitation", "roots/list": "roots"}
-
-
-def _refusal(session: SessionRecord, method: str, params: dict[str, Any]) -> dict[str, Any] | None:
-    """Why an upstream's request cannot be asked of this client (a JSON-RPC error), or None when it can."""
-    capability = _ASKABLE.get(method)
-    if capability is None:
-        return {"code": types.METHOD_NOT_FOUND, "message": f"the gateway does not pass {method[:100]!r} to clients"}
-    declared = session.capabilities.get(capability)
-    what = capability
-    if capability == "elicitation":
-        mode = str(params.get("mode") or "form")[:20]
-        what = f"elicitation ({mode} mode)"
-    if capability == "elicitation" and isinstance(declared, dict):
-        if mode == "url" and declared.get("url") is None:
-            declared = None
-        if mode == "form" and declared.get("form") is None and declared.get("url") is not None:
-            declared = None  # an empty elicitation capability means form mode, as before modes existed
-    if declared is None:
-        return {"code": types.METHOD_NOT_FOUND, "message": f"the client did not declare {what} in its initialize, "
-                f"so the gateway cannot ask it ({method}); this tool needs a client that supports it"}  # fmt: skip
-    return None
+def _refusal_for(session: SessionRecord, method: str, params: dict[str, Any]) -> dict[str, Any] | None:
+    return refusal(session.capabilities, method, params, "its initialize")
 
 
 def _refuse_asks(session: SessionRecord) -> Any:
@@ -413,11 +404,11 @@ def _refuse_asks(session: SessionRecord) -> Any:
     batch, whose replies never stream) cannot be asked; the upstream hears why at once."""
 
     async def refuse(method: str, params: dict[str, Any]) -> Any:
-        refusal = _refusal(session, method, params)
-        if refusal is None:
-            refusal = {"code": types.INVALID_REQUEST,
+        refused = _refusal_for(session, method, params)
+        if refused is None:
+            refused = {"code": types.INVALID_REQUEST,
                        "message": f"{method} cannot reach the client from a call inside a JSON-RPC batch"}  # fmt: skip
-        raise RpcError(refusal)
+        raise RpcError(refused)
 
     return refuse
 
@@ -430,10 +421,6 @@ def _notification(method: str, params: Any) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "method": method, "params": _dump(params)}
 
 
-def _sse(body: dict[str, Any]) -> bytes:
-    return b"event: message\ndata: " + json_bytes(body) + b"\n\n"
-
-
 def _rpc_error(request_id: types.RequestId | None, error: types.ErrorData) -> JsonReply:
     return JsonReply(error_body(request_id, error))
 
@@ -442,6 +429,13 @@ def _http_error(status: int, message: str) -> JsonReply:
     """A transport-level refusal: JSON-RPC error without an id, -32600 for every 4xx, as the SDK answers them."""
     code = types.INVALID_REQUEST if status < 500 else types.INTERNAL_ERROR
     return JsonReply(error_body(None, types.ErrorData(code=code, message=message)), status_code=status)
+
+
+def _check_version(version: str) -> Response | None:
+    if version and version not in SUPPORTED_PROTOCOL_VERSIONS:
+        supported = [*MODERN_VERSIONS, *SUPPORTED_PROTOCOL_VERSIONS]
+        return _http_error(400, f"unsupported MCP-Protocol-Version {version[:64]!r}; supported: {supported}")
+    return None
 
 
 def _media_types(header: str) -> set[str]:

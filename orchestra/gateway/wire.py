@@ -8,9 +8,11 @@ that an upstream put in its result; here such code points become U+FFFD, so ever
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,24 @@ class JsonReply(Response):
 
     def render(self, content: Any) -> bytes:
         return json_bytes(content)
+
+
+def sse_event(body: dict[str, Any]) -> bytes:
+    return b"event: message\ndata: " + json_bytes(body) + b"\n\n"
+
+
+async def events_then_reply(
+    queue: asyncio.Queue[dict[str, Any]], reply: asyncio.Future[dict[str, Any]]
+) -> AsyncIterator[bytes]:
+    """An SSE response body: the messages queued for a request as they come, then its reply."""
+    while not reply.done() or not queue.empty():
+        getter = asyncio.ensure_future(queue.get())
+        await asyncio.wait({getter, reply}, return_when=asyncio.FIRST_COMPLETED)
+        if getter.done():
+            yield sse_event(getter.result())
+        else:
+            getter.cancel()
+    yield sse_event(reply.result())
 
 
 def error_body(request_id: types.RequestId | None, error: types.ErrorData) -> dict[str, Any]:

@@ -3,6 +3,7 @@
     .venv/bin/python -m tests.conformance                                    # 0.1.16, --suite all
     .venv/bin/python -m tests.conformance --suite 0.2.0-alpha.12 --spec-version 2026-07-28
     .venv/bin/python -m tests.conformance --url http://127.0.0.1:3001/mcp   # another server, directly only
+    .venv/bin/python -m tests.conformance --server modern   # the 2026-07-28 server and suite (0.2.0-alpha.12)
 
 Results (every scenario's checks.json) stay under --out (a fresh temporary directory by default).
 """
@@ -33,8 +34,9 @@ async def main(args: argparse.Namespace) -> int:
     if args.url:
         runs = await run_everywhere(args.suite, {"direct": args.url}, out, args.spec_version)
     else:
-        with conformance_server() as server_url:
-            async with gateways(server_url) as urls:
+        modern = args.server == "modern"
+        with conformance_server(modern) as server_url:
+            async with gateways(server_url, modern) as urls:
                 chosen = {endpoint: urls[endpoint] for endpoint in args.endpoints.split(",")}
                 runs = await run_everywhere(args.suite, chosen, out, args.spec_version)
     print(f"suite {args.suite}" + (f", --spec-version {args.spec_version}" if args.spec_version else ""))
@@ -52,14 +54,29 @@ async def main(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m tests.conformance", description=__doc__.splitlines()[0])
-    parser.add_argument("--suite", choices=sorted(SUITES), default="0.1.16")
-    parser.add_argument("--spec-version")
     parser.add_argument(
-        "--endpoints", default=",".join(ENDPOINTS), help="comma-separated subset of: " + ", ".join(ENDPOINTS)
+        "--server",
+        choices=("legacy", "modern"),
+        default="legacy",
+        help="our server under test: legacy (mcp 1.x, 2025 revisions) or modern (mcp 2.x, 2026-07-28)",
+    )
+    parser.add_argument(
+        "--suite", choices=sorted(SUITES), help="0.1.16 by default, 0.2.0-alpha.12 with --server modern"
+    )
+    parser.add_argument("--spec-version", help="default: none, or 2026-07-28 with --server modern")
+    parser.add_argument(
+        "--endpoints",
+        default=",".join(ENDPOINTS),
+        help="comma-separated subset of: " + ", ".join(ENDPOINTS),
     )
     parser.add_argument("--url", help="test this server directly instead of ours")
     parser.add_argument("--out")
-    problem = check_installed()
+    arguments = parser.parse_args()
+    modern = arguments.server == "modern" and not arguments.url
+    arguments.suite = arguments.suite or ("0.2.0-alpha.12" if modern else "0.1.16")
+    if modern and arguments.spec_version is None:
+        arguments.spec_version = "2026-07-28"
+    problem = check_installed(modern)
     if problem:
         sys.exit(problem)
-    sys.exit(asyncio.run(main(parser.parse_args())))
+    sys.exit(asyncio.run(main(arguments)))

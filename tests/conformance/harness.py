@@ -35,6 +35,9 @@ SUITES: dict[str, Path] = {
     "0.2.0-alpha.12": ROOT / "node_modules" / "mcp-conformance-next" / "dist" / "index.js",
 }
 CONFORMANCE_SERVER = [sys.executable, str(ROOT / "tests" / "upstreams" / "conformance_server.py")]
+# The 2026-07-28 server runs on mcp 2.x, from its own venv (`make setup`; the main one must keep mcp<2).
+MODERN_PYTHON = ROOT / ".venv-mcp2" / "bin" / "python"
+MODERN_CONFORMANCE_SERVER = [str(MODERN_PYTHON), str(ROOT / "tests" / "upstreams" / "modern_conformance_server.py")]
 
 # The gateway under test: one URL pool in front of the HTTP server (pool, tier and `/mcp` endpoints, each the
 # only pool there, so that nothing but the gateway's own rules can change a name), and a second gateway with a
@@ -95,11 +98,13 @@ class SuiteRun:
         return {name for name, scenario in self.scenarios.items() if scenario.passed}
 
 
-def check_installed() -> str | None:
-    """Why the suite cannot run here, or None."""
+def check_installed(modern: bool = False) -> str | None:
+    """Why the suite (and, with `modern`, the 2026-07-28 server) cannot run here, or None."""
     missing = [str(path) for path in (NODE, *SUITES.values()) if not path.exists()]
+    if modern and not MODERN_PYTHON.exists():
+        missing.append(str(MODERN_PYTHON))
     if missing:
-        return f"not installed: {', '.join(missing)}; run `make setup` (npm ci)"
+        return f"not installed: {', '.join(missing)}; run `make setup`"
     return None
 
 
@@ -179,12 +184,12 @@ def lost_checks(direct: SuiteRun, through: SuiteRun) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def conformance_server() -> Iterator[str]:
-    """Our conformance server on streamable HTTP, on a free loopback port; yields its MCP URL."""
+def conformance_server(modern: bool = False) -> Iterator[str]:
+    """Our conformance server on streamable HTTP, on a free loopback port; yields its MCP URL. `modern` picks
+    the 2026-07-28 one (mcp 2.x, which also answers 2025-era clients) over the FastMCP one of mcp 1.x."""
     port = free_port()
-    process = subprocess.Popen(
-        [*CONFORMANCE_SERVER, "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    command = MODERN_CONFORMANCE_SERVER if modern else CONFORMANCE_SERVER
+    process = subprocess.Popen([*command, "--http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/mcp"
     try:
         deadline = time.monotonic() + 30
@@ -206,11 +211,12 @@ def conformance_server() -> Iterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def gateways(server_url: str) -> AsyncIterator[dict[str, str]]:
-    """Two real gateways: a URL pool in front of `server_url`, and a stdio pool running the same server.
-    Yields the MCP URL of every endpoint under test, `direct` included."""
+async def gateways(server_url: str, modern: bool = False) -> AsyncIterator[dict[str, str]]:
+    """Two real gateways: a URL pool in front of `server_url`, and a stdio pool running the same server (the
+    2026-07-28 one with `modern`). Yields the MCP URL of every endpoint under test, `direct` included."""
     http_pool = {POOL: {**POOL_SETTINGS, "url": server_url}}
-    stdio_pool = {STDIO_POOL: {**POOL_SETTINGS, "tier": "bi", "command": CONFORMANCE_SERVER}}
+    command = MODERN_CONFORMANCE_SERVER if modern else CONFORMANCE_SERVER
+    stdio_pool = {STDIO_POOL: {**POOL_SETTINGS, "tier": "bi", "command": command}}
     environ = {key: value for key, value in os.environ.items() if key != "ORCHESTRA_GATEWAY_KEYS"}
     async with running_gateway(http_pool, environ) as (base, _), running_gateway(stdio_pool, environ) as (stdio, _):
         yield {

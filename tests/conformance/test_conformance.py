@@ -1,6 +1,8 @@
-"""The official MCP conformance suite, against our conformance server directly and through the gateway (issue 10).
+"""The official MCP conformance suite, against our conformance servers directly and through the gateway (issue 10).
 
-Directly, every scenario of `server --suite all` passes. Through each gateway endpoint, every scenario that passes
+Two servers of ours: tests/upstreams/conformance_server.py (FastMCP of mcp 1.x, revisions up to 2025-11-25) and
+tests/upstreams/modern_conformance_server.py (mcp 2.x, revision 2026-07-28, from .venv-mcp2). Directly, every
+scenario of `server --suite all` passes against each. Through each gateway endpoint, every scenario that passes
 directly must pass too, except the ones named in EXPECTED_FAILURES; an expected failure that starts passing fails
 the test as well, so the list only shrinks as the gateway learns MCP. Each entry names the issue-10 item that
 fixes it. Per-scenario results (and every checks.json the suite wrote) are kept in the test's temporary directory;
@@ -28,10 +30,15 @@ from tests.conformance.harness import (
 
 pytestmark = pytest.mark.integration
 
-# (suite version, --spec-version): 0.1.16 scores 2025-06-18 and 2025-11-25; the 0.2.0 prerelease adds the
-# session-lifecycle scenario and runs SSE polling (SEP-1699) on the negotiated version. Its 2026-07-28 scenarios
-# need a server of that revision, which the `mcp` SDK here is not (see `python -m tests.conformance --help`).
-SUITE_RUNS = [("0.1.16", None), ("0.2.0-alpha.12", "2025-11-25")]
+# (label, server, suite version, --spec-version). 0.1.16 scores 2025-06-18 and 2025-11-25; the 0.2.0 prerelease
+# adds the session-lifecycle scenario and runs SSE polling (SEP-1699) on the negotiated version, and scores
+# 2026-07-28 against our server of that revision (tests/upstreams/modern_conformance_server.py, on mcp 2.x).
+SUITE_RUNS = [
+    ("0.1.16", "legacy", "0.1.16", None),
+    ("0.2.0-alpha.12/2025-11-25", "legacy", "0.2.0-alpha.12", "2025-11-25"),
+    ("0.2.0-alpha.12/2026-07-28", "modern", "0.2.0-alpha.12", "2026-07-28"),
+]
+LABELS = [label for label, *_ in SUITE_RUNS]
 GATEWAY_ENDPOINTS = ["pool", "tier", "all", "stdio-pool"]
 
 # scenario -> (issue-10 item that fixes it, what the gateway does wrong today)
@@ -53,15 +60,17 @@ EXPECTED_FAILURES: dict[str, dict[str, tuple[int, str]]] = {
 @pytest.fixture(scope="module")
 async def conformance_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, SuiteRun]]:
     """Every suite run against every endpoint, once: {suite: {endpoint: run}}."""
-    problem = check_installed()
+    problem = check_installed(modern=True)
     if problem:
         pytest.fail(problem)
     out = tmp_path_factory.mktemp("conformance")
     runs: dict[str, dict[str, SuiteRun]] = {}
-    with conformance_server() as server_url:
-        async with gateways(server_url) as urls:
-            for suite, spec_version in SUITE_RUNS:
-                runs[suite] = await run_everywhere(suite, urls, out / suite, spec_version)
+    for server in ("legacy", "modern"):
+        with conformance_server(modern=server == "modern") as server_url:
+            async with gateways(server_url, modern=server == "modern") as urls:
+                for label, of, suite, spec_version in SUITE_RUNS:
+                    if of == server:
+                        runs[label] = await run_everywhere(suite, urls, out / label.replace("/", "@"), spec_version)
     _record(out, runs)
     return runs
 
@@ -84,18 +93,18 @@ def _record(out: Path, runs: dict[str, dict[str, SuiteRun]]) -> None:
     (out / "table.txt").write_text("\n\n".join(f"suite {suite}\n{table(r)}" for suite, r in runs.items()) + "\n")
 
 
-@pytest.mark.parametrize("suite", [suite for suite, _ in SUITE_RUNS])
-async def test_our_server_passes_every_scenario_directly(
+@pytest.mark.parametrize("suite", LABELS)
+async def test_our_servers_pass_every_scenario_directly(
     conformance_runs: dict[str, dict[str, SuiteRun]], suite: str
 ) -> None:
     direct = conformance_runs[suite]["direct"]
     assert len(direct.scenarios) >= 30, direct.output[-2000:]
     failing = {name: s.failures for name, s in direct.scenarios.items() if not s.passed}
-    assert not failing, f"suite {suite} fails directly against tests/upstreams/conformance_server.py: {failing}"
+    assert not failing, f"suite {suite} fails directly against our conformance server: {failing}"
 
 
 @pytest.mark.parametrize("endpoint", GATEWAY_ENDPOINTS)
-@pytest.mark.parametrize("suite", [suite for suite, _ in SUITE_RUNS])
+@pytest.mark.parametrize("suite", LABELS)
 async def test_the_gateway_passes_what_the_server_passes(
     conformance_runs: dict[str, dict[str, SuiteRun]], suite: str, endpoint: str
 ) -> None:
@@ -113,7 +122,7 @@ async def test_the_gateway_passes_what_the_server_passes(
 def test_expected_failures_name_real_scenarios() -> None:
     if check_installed():
         pytest.skip(check_installed())
-    known = {name for suite, spec_version in SUITE_RUNS for name in scenario_names(suite, spec_version)}
+    known = {name for _, _, suite, spec_version in SUITE_RUNS for name in scenario_names(suite, spec_version)}
     for endpoint, entries in EXPECTED_FAILURES.items():
         assert endpoint in GATEWAY_ENDPOINTS
         assert set(entries) <= known, set(entries) - known

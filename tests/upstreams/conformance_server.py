@@ -14,13 +14,10 @@ completions and `logging/setLevel`. tests/conformance runs the suite against it 
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import json
-import struct
 import sys
 import weakref
-import zlib
 from typing import Annotated, Any
 
 from mcp import types
@@ -28,35 +25,9 @@ from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.prompts.base import Message, UserMessage
 from mcp.server.session import ServerSession
 from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
+from media import PNG_BASE64, WAV_BASE64, png  # tests/upstreams/media.py: this script's directory is on sys.path
 from pydantic import AnyUrl, Field
 
-
-def _png(width: int = 1, height: int = 1, rgb: tuple[int, int, int] = (255, 0, 0)) -> bytes:
-    """A tiny solid-colour PNG, built here rather than shipped as a file."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    row = b"\x00" + bytes(rgb) * width
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(row * height))
-        + chunk(b"IEND", b"")
-    )
-
-
-def _wav(samples: int = 800, rate: int = 8000) -> bytes:
-    """A short silent 8-bit mono WAV."""
-    data = b"\x80" * samples
-    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate, 1, 8)
-    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
-    return b"RIFF" + struct.pack("<I", len(body)) + body
-
-
-PNG_BASE64 = base64.b64encode(_png()).decode()
-WAV_BASE64 = base64.b64encode(_wav()).decode()
 JSON_SCHEMA_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 LOG_LEVELS: list[types.LoggingLevel] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 
@@ -348,7 +319,7 @@ def static_text() -> str:
 
 @server.resource("test://static-binary", mime_type="image/png", description="A static binary resource (PNG)")
 def static_binary() -> bytes:
-    return _png()
+    return png()
 
 
 @server.resource("test://watched-resource", mime_type="text/plain", description="A resource to subscribe to")
