@@ -21,7 +21,7 @@ from mcp.shared.exceptions import McpError
 from pydantic import AnyUrl
 
 from tests.conftest import mcp_client, running_gateway, text_of
-from tests.test_gateway_features import features_http_server, features_pool
+from tests.test_gateway_features import Inbox, features_http_server, features_pool
 
 
 class Asked:
@@ -89,6 +89,25 @@ async def test_sampling_elicitation_and_roots_reach_the_calling_client_and_its_a
                 result = await client.call_tool(f"{prefix}my_roots", {})
                 assert text_of(result) == "roots: file:///home/ada", where
             assert me.asked == ["sampling:the answer?", "form:your name?", "url:https://example.com/login", "roots"]
+
+
+@pytest.mark.parametrize("path", ["/pools/fs/mcp", "/pools/fh/mcp", "/mcp"])
+async def test_a_url_elicitation_s_completion_reaches_the_client_it_was_asked_of_only(path: str) -> None:
+    async with gateway_over_both() as base:
+        prefix = "" if path.startswith("/pools") else "fh__"
+        me, other = Asked("ada"), Asked("bob")
+        mine, theirs = Inbox(), Inbox()
+        async with (
+            mcp_client(base + path, message_handler=mine, **me.options()) as client,
+            mcp_client(base + path, message_handler=theirs, **other.options()),
+        ):
+            await asyncio.sleep(0.2)  # both GET streams are open
+            result = await client.call_tool(f"{prefix}ask_url", {"url": "https://example.com/login"})
+            assert text_of(result) == "url: accept"
+            done = await mine.wait_for(types.ElicitCompleteNotification, elicitationId="e-1")
+            await asyncio.sleep(0.5)
+        assert done.params.elicitationId == "e-1"
+        assert theirs.of(types.ElicitCompleteNotification) == []
 
 
 async def test_a_client_without_the_capability_gets_an_error_at_once_that_says_why() -> None:

@@ -56,7 +56,7 @@ class EndpointFeatures:
     def capabilities(self: Router, endpoint: Endpoint) -> dict[str, Any]:
         """What the endpoint serves: tools and logging always (list changes are relayed on the GET stream);
         prompts, resources, subscriptions and completions when one of its pools offers them and shows them."""
-        pools = self._pools_of(endpoint)
+        pools = self.pools_of(endpoint)
         capabilities: dict[str, Any] = {"logging": {}, "tools": {"listChanged": True}}
         if any(pool.shows("prompts") for pool in pools):
             capabilities["prompts"] = {"listChanged": True}
@@ -71,7 +71,7 @@ class EndpointFeatures:
     def server_info(self: Router, endpoint: Endpoint, version: str) -> tuple[dict[str, Any], str]:
         """`serverInfo` and `instructions`: a pool endpoint's are its upstream's own, unchanged; a tier or `/mcp`
         endpoint's name the pools (and their servers) it aggregates, with each upstream's instructions."""
-        pools = self._pools_of(endpoint)
+        pools = self.pools_of(endpoint)
         if endpoint.kind == "pools" and pools and (init := pools[0].init_result) is not None:
             info = init.serverInfo.model_dump(by_alias=True, exclude_none=True, mode="json")
             return info, init.instructions or ""
@@ -118,7 +118,7 @@ class EndpointFeatures:
     # -- prompts --------------------------------------------------------------------------------------
     async def _prompt_catalog(self: Router, endpoint: Endpoint) -> dict[str, tuple[Pool, types.Prompt]]:
         catalog: dict[str, tuple[Pool, types.Prompt]] = {}
-        for pool in self._pools_of(endpoint):
+        for pool in self.pools_of(endpoint):
             if pool.shows("prompts"):
                 for prompt in await pool.list_prompts():
                     catalog[namespaced_name(pool.name, prompt.name, catalog)] = (pool, prompt)
@@ -126,7 +126,7 @@ class EndpointFeatures:
 
     async def _list_prompts(self: Router, endpoint: Endpoint, session: SessionRecord, params: dict[str, Any]) -> Any:
         if endpoint.kind == "pools":
-            pool = self._pools_of(endpoint)[0]
+            pool = self.pools_of(endpoint)[0]
             page = await self._upstream(pool, session, "prompts/list", params, listing=True)
             return _filtered(page, "prompts", lambda p: pool.config.permits_prompt(str(p.get("name"))))
         catalog = await self._prompt_catalog(endpoint)
@@ -137,7 +137,7 @@ class EndpointFeatures:
         if not isinstance(name, str) or not name:
             raise _invalid("the prompt's name must be a non-empty string")
         if endpoint.kind == "pools":
-            pool = self._pools_of(endpoint)[0]
+            pool = self.pools_of(endpoint)[0]
             if not pool.config.permits_prompt(name):
                 raise _invalid(f"prompt {name[:200]!r} of pool {pool.name!r} is not exposed by this gateway "
                                f"(gateway.pools.{pool.name}.prompts)")  # fmt: skip
@@ -167,10 +167,10 @@ class EndpointFeatures:
         if not isinstance(uri, str) or not uri:
             raise _invalid("the resource's uri must be a non-empty string")
         if endpoint.kind == "pools":
-            pool, upstream = self._pools_of(endpoint)[0], uri
+            pool, upstream = self.pools_of(endpoint)[0], uri
         else:
             split = split_uri(uri)
-            pools = {pool.name: pool for pool in self._pools_of(endpoint)}
+            pools = {pool.name: pool for pool in self.pools_of(endpoint)}
             # sent without its pool: the one pool of the endpoint that serves resources and would show it
             serving = [p for p in pools.values() if p.shows("resources") and p.config.permits_resource(uri)]
             if (split is None or split[0] not in pools) and len(serving) == 1:
@@ -198,10 +198,10 @@ class EndpointFeatures:
         every pool's later pages, and one that does not still sees every pool's first page. A pool that cannot
         answer is left out (and logged), as in tool listing."""
         if endpoint.kind == "pools":
-            pool = self._pools_of(endpoint)[0]
+            pool = self.pools_of(endpoint)[0]
             page = await self._upstream(pool, session, method, params, listing=True)
             return _filtered(page, key, lambda item: pool.config.permits_resource(str(item.get(field))))
-        pools = {pool.name: pool for pool in self._pools_of(endpoint) if pool.shows("resources")}
+        pools = {pool.name: pool for pool in self.pools_of(endpoint) if pool.shows("resources")}
         cursors = _decode_cursor(params.get("cursor"), pools, endpoint)
         names = list(cursors)
 
@@ -323,17 +323,30 @@ class EndpointFeatures:
     def _pool_event(self: Router, pool: Pool, channel: Channel, method: str, params: dict[str, Any]) -> None:
         """An upstream's notice, told to the client sessions it concerns: a dedicated upstream session's to its
         own client only; a shared pool's list changes to every session of an endpoint serving the pool, its
-        resource updates to the sessions subscribed to that resource."""
+        resource updates to the sessions subscribed to that resource, its log messages outside calls to the
+        sessions that set a log level (each message's logger names its pool on tier and `/mcp` endpoints), a URL
+        elicitation's completion to the session it was asked of."""
         owner = next(
             (sid for sid, bindings in self._bindings.items() if any(b.channel is channel for b in bindings.values())),
             None,
         )
+        if method == "notifications/elicitation/complete":  # to the session the URL elicitation went to
+            session_id = channel.connection.elicited.pop(str(params.get("elicitationId")), None)
+            if session_id is not None:
+                self.push.send(session_id, lambda _: {"jsonrpc": "2.0", "method": method, "params": params})
+            return
+        if method == "notifications/message":
+            if owner is None and pool.config.session == "dedicated":
+                return  # from a dedicated upstream session no client owns any more
+            self.push.log(lambda ep: pool in self.pools_of(ep), lambda ep: _logged(ep, pool.name, params),
+                          str(params.get("level")), only=owner)  # fmt: skip
+            return
         if method.endswith("/list_changed"):
             message = {"jsonrpc": "2.0", "method": method}
             if owner is not None:
                 self.push.send(owner, lambda _: message)
             elif pool.config.session == "shared" or method != "notifications/resources/list_changed":
-                self.push.broadcast(lambda ep: pool in self._pools_of(ep), message)
+                self.push.broadcast(lambda ep: pool in self.pools_of(ep), message)
             return
         uri = params.get("uri")
         if method != "notifications/resources/updated" or not isinstance(uri, str):
@@ -349,6 +362,12 @@ def _namespace_message(pool: str, message: Any) -> Any:
     if isinstance(message, dict) and "content" in message:
         return {**message, "content": namespace_block(pool, message["content"])}
     return message
+
+
+def _logged(endpoint: Endpoint, pool: str, params: dict[str, Any]) -> dict[str, Any]:
+    if endpoint.kind != "pools":
+        params = {**params, "logger": f"{pool}/{params['logger']}" if params.get("logger") else pool}
+    return {"jsonrpc": "2.0", "method": "notifications/message", "params": params}
 
 
 def _updated(endpoint: Endpoint, pool: str, uri: str, params: dict[str, Any]) -> dict[str, Any]:

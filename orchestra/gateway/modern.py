@@ -191,8 +191,8 @@ def parameter_headers(schema: Any, arguments: Any) -> dict[str, str]:
 
 
 def caching(result: dict[str, Any], ttl_ms: int, scope: str) -> dict[str, Any]:
-    """A cacheable result with its hints; ones it already carries (a modern upstream's) are kept."""
-    return {"ttlMs": ttl_ms, "cacheScope": scope, **result, "resultType": result.get("resultType", "complete")}
+    """A cacheable (complete) result with its caching hints."""
+    return {**result, "ttlMs": ttl_ms, "cacheScope": scope, "resultType": result.get("resultType", "complete")}
 
 
 def _at(arguments: Any, path: tuple[str, ...]) -> Any:

@@ -28,6 +28,7 @@ from orchestra.gateway.modern import INVALID_PARAMS, ModernError
 from orchestra.gateway.rpc import RpcError, ServerRequest, ToolResult
 
 HOLD_SECONDS = 300.0  # a held call waits this long for the client's retry, then is cancelled upstream
+MAX_HELD = 1000  # calls held at once by one gateway process; beyond, a call that asks fails saying so
 _SETTLE = 0.05  # questions an upstream asks together go out in one input_required
 _PREFIX = "orchestra-held"
 
@@ -94,6 +95,9 @@ class HeldCalls:
     def _asker(self, held: _HeldCall, may_ask: Callable[[str, dict[str, Any]], dict[str, Any] | None]) -> Any:
         async def ask(method: str, params: dict[str, Any]) -> Any:
             refusal = may_ask(method, params)
+            if refusal is None and len(self._held) >= MAX_HELD:
+                refusal = {"code": -32603, "message": f"the gateway already holds {MAX_HELD} calls waiting for "
+                           "their clients' input; try again shortly"}  # fmt: skip
             if refusal is not None:
                 raise RpcError(refusal)
             key = f"{method.split('/')[0]}-{next(self._numbers)}"

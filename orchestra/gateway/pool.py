@@ -79,6 +79,10 @@ class Pool(DedicatedSessions, PoolFeatures):
         self._retiring: set[asyncio.Task[None]] = set()
         self._refreshing: asyncio.Task[None] | None = None
         self.listing_error: str | None = None
+        # The caching hints of a modern upstream's tools/list (see `_keep_listing_hints`); None from a legacy one.
+        self.listing_ttl_ms: int | None = None
+        self.listing_expires: float | None = None
+        self.listing_private = False
         self.egress: EgressPolicy | None = None  # set by the gateway once the pool's egress proxy runs
         self.prompts: dict[str, types.Prompt] = {}
         self.subscriptions: dict[str, set[str]] = {}  # upstream URI -> client sessions subscribed to it
@@ -169,6 +173,8 @@ class Pool(DedicatedSessions, PoolFeatures):
     async def list_tools(self) -> list[types.Tool]:
         """The tools this pool exposes (its `tools` filter applied), without waiting on busy replicas: a known
         catalogue is served at once and refreshed in the background when an upstream said it changed."""
+        if self.listing_expires is not None and time.monotonic() >= self.listing_expires:
+            self._tools_stale = True  # a modern upstream's `ttlMs` ran out: served as known, relisted meanwhile
         if self._tools_stale:
             if self.tools or self.listing_error:
                 self._refresh_soon()
@@ -198,12 +204,13 @@ class Pool(DedicatedSessions, PoolFeatures):
         tools: dict[str, types.Tool] = {}
         cursor: str | None = None
         seen: set[str] = set()
+        hints: list[tuple[Any, Any]] = []  # each page's caching hints (a modern upstream's; None from a legacy one)
         try:
             async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
                 for _ in range(_MAX_TOOL_PAGES):
-                    page = types.ListToolsResult.model_validate(
-                        await replica.channel.request("tools/list", {"cursor": cursor} if cursor else None)
-                    )
+                    raw = await replica.channel.request("tools/list", {"cursor": cursor} if cursor else None)
+                    page = types.ListToolsResult.model_validate(raw)
+                    hints.append((raw.get("ttlMs"), raw.get("cacheScope")))
                     tools.update((tool.name, tool) for tool in page.tools)
                     cursor = page.nextCursor
                     if not cursor or cursor in seen:
@@ -216,6 +223,15 @@ class Pool(DedicatedSessions, PoolFeatures):
             raise ReplicaReset(f"replica {replica.name} answered tools/list badly: {exc}", pool=self.name) from None
         await self._list_prompts_on(replica.channel, deadline)
         self.tools, self._tools_stale, self.listing_error = tools, False, None
+        self._keep_listing_hints(hints)
+
+    def _keep_listing_hints(self, hints: list[tuple[Any, Any]]) -> None:
+        """A modern upstream's `ttlMs` bounds how long the catalogue is served before it is listed again, and its
+        `cacheScope` is passed on (a `private` listing makes every listing that includes it private)."""
+        ttls = [ttl for ttl, _ in hints if isinstance(ttl, int) and not isinstance(ttl, bool) and ttl >= 0]
+        self.listing_ttl_ms = min(ttls) if ttls else None
+        self.listing_expires = time.monotonic() + self.listing_ttl_ms / 1000 if ttls else None
+        self.listing_private = any(scope == "private" for _, scope in hints)
 
     def _listing_replica(self) -> Replica | None:
         now = time.monotonic()

@@ -109,7 +109,7 @@ class Router(EndpointFeatures):
             return endpoint.name in TIERS
         return endpoint.kind == "all"
 
-    def _pools_of(self, endpoint: Endpoint) -> list[Pool]:
+    def pools_of(self, endpoint: Endpoint) -> list[Pool]:
         if endpoint.kind == "pools":
             return [self.pools[endpoint.name]] if endpoint.name in self.pools else []
         if endpoint.kind == "tiers":
@@ -119,7 +119,7 @@ class Router(EndpointFeatures):
     async def _catalog(self, endpoint: Endpoint) -> dict[str, tuple[Pool, types.Tool]]:
         """Client-facing name -> (pool, upstream tool). A pool endpoint keeps upstream names as they are."""
         catalog: dict[str, tuple[Pool, types.Tool]] = {}
-        for pool in self._pools_of(endpoint):
+        for pool in self.pools_of(endpoint):
             for tool in await pool.list_tools():
                 name = tool.name if endpoint.kind == "pools" else namespaced_name(pool.name, tool.name, set(catalog))
                 catalog[name] = (pool, tool)
@@ -192,7 +192,7 @@ class Router(EndpointFeatures):
 
     def _explain_missing(self, endpoint: Endpoint, name: str) -> None:
         """A name that is missing because its pool hides it or cannot list gets that reason, not 'unknown'."""
-        for pool in self._pools_of(endpoint):
+        for pool in self.pools_of(endpoint):
             prefix = "" if endpoint.kind == "pools" else f"{pool.name}{SEPARATOR}"
             if prefix and not name.startswith(prefix):
                 continue

@@ -11,6 +11,7 @@ itself here, and validates what it passes on with the SDK's types.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
@@ -48,8 +49,9 @@ NO_CALL = 0
 """`on_stream_of` for a stream that carries no call's messages (an HTTP upstream's GET stream); ids start at 1."""
 NOTICES = frozenset({
     "notifications/tools/list_changed", "notifications/prompts/list_changed",
-    "notifications/resources/list_changed", "notifications/resources/updated",
+    "notifications/resources/list_changed", "notifications/resources/updated", "notifications/elicitation/complete",
 })  # fmt: skip
+_URL_ELICITATIONS = 1000  # URL elicitations remembered per upstream session, for their completion notices
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,9 @@ class Connection(ABC):
         self._background: set[asyncio.Task[None]] = set()
         # The modern revision the server speaks, found by `initialize` (server/discover); None: a legacy session.
         self.modern: str | None = None
+        # URL elicitations passed to clients, by elicitationId: the client session that a later
+        # `notifications/elicitation/complete` of that id is for (oldest forgotten first).
+        self.elicited: collections.OrderedDict[str, str] = collections.OrderedDict()
 
     async def request(
         self,
@@ -202,6 +207,10 @@ class Connection(ABC):
                      "a tool call's streamed reply carries requests to it"}  # fmt: skip
         else:
             try:
+                if method == "elicitation/create" and params.get("mode") == "url" and "elicitationId" in params:
+                    self.elicited[str(params["elicitationId"])] = target.session
+                    while len(self.elicited) > _URL_ELICITATIONS:
+                        self.elicited.popitem(last=False)
                 result = await target.ask(method, params)
             except RpcError as exc:
                 error = exc.error.model_dump(by_alias=True, exclude_none=True, mode="json")
@@ -220,6 +229,9 @@ class Connection(ABC):
         target = self._call_of(on_stream_of)
         if target is not None and target.sink is not None:
             await target.sink(params)
+        elif target is None and self._on_notice is not None and (on_stream_of == NO_CALL or not self._logs):
+            # Outside any call: the clients that asked for log messages hear it (see `Router._pool_event`).
+            self._on_notice("notifications/message", params.model_dump(by_alias=True, exclude_none=True, mode="json"))
         else:
             log.debug("%s logged outside any one client's call: %.500r", self.label, params.data)
 
@@ -252,8 +264,10 @@ class Connection(ABC):
                 "serverInfo": info, "instructions": result.get("instructions"),
             })  # fmt: skip
         except (GatewayError, RpcError, ValueError) as exc:
-            log.debug("%s is not a modern server (%r); initializing a session", self.label, exc)
             self.modern = None
+            if self.ended.is_set():  # it died or hung up: its own reason is what the start fails with
+                raise
+            log.debug("%s is not a modern server (%r); initializing a session", self.label, exc)
             return None
 
     async def initialize(self) -> types.InitializeResult:

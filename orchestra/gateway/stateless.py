@@ -121,9 +121,26 @@ class StatelessServer:
             finally:
                 await self._release(session)
         result = result if isinstance(result, dict) else {}
-        if method in CACHEABLE_METHODS:
-            result = caching(result, 0, self._scope(session))
+        if method in CACHEABLE_METHODS and result.get("resultType", "complete") == "complete":
+            result = self._cacheable(result, endpoint, session, listing=method == "tools/list")
         return self._identified(result, endpoint)
+
+    def _cacheable(
+        self, result: dict[str, Any], endpoint: Endpoint, session: SessionRecord, *, listing: bool
+    ) -> dict[str, Any]:
+        """The caching hints: a modern upstream's own (on what it answered, or on the tools catalogue it listed),
+        else `ttlMs` 0 (nothing says how long a legacy upstream's answer stays true: the client relies on change
+        notices). Private when any source says so, and always behind API keys: an answer for key holders must not
+        be shared by a cache with those who have none."""
+        ttl, private = result.get("ttlMs"), result.get("cacheScope") == "private"
+        if listing:
+            pools = self._router.pools_of(endpoint)
+            ttls = [pool.listing_ttl_ms for pool in pools]
+            ttl = min(ttls) if ttls and None not in ttls else 0  # type: ignore[type-var]
+            private = any(pool.listing_private for pool in pools)
+        ttl = ttl if isinstance(ttl, int) and not isinstance(ttl, bool) and ttl >= 0 else 0
+        scope = "private" if private or session.key_id is not None else "public"
+        return caching(result, ttl, scope)
 
     def _discover(self, endpoint: Endpoint) -> dict[str, Any]:
         capabilities = self._router.capabilities(endpoint)
@@ -135,10 +152,6 @@ class StatelessServer:
         if instructions:
             result["instructions"] = instructions
         return result
-
-    def _scope(self, session: SessionRecord) -> str:
-        """Results behind API keys are for their callers only; an open gateway's are the same for everyone."""
-        return "private" if session.key_id is not None else "public"
 
     def _identified(self, result: dict[str, Any], endpoint: Endpoint) -> dict[str, Any]:
         """The result as the revision has it: `resultType`, and who answered (the endpoint's `serverInfo`: a pool
@@ -250,7 +263,9 @@ class StatelessServer:
 
         async def stream() -> AsyncIterator[bytes]:
             try:
-                async for event in self._router.push.stream(session.id, endpoint, shape=shape, first=first, last=last):
+                async for event in self._router.push.stream(
+                    session.id, endpoint, shape=shape, first=first, last=last, resumable=False
+                ):
                     yield event
             finally:
                 await self._router.end_session(session.id)

@@ -107,7 +107,8 @@ class McpEndpoint:
         session = await self._session(request, endpoint, key_id)
         if isinstance(session, Response):
             return session
-        stream = self._router.push.stream(session.id, endpoint)
+        resume_after = request.headers.get("last-event-id")
+        stream = self._router.push.stream(session.id, endpoint, resume_after=resume_after, log_level=session.log_level)
         return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     async def _session(self, request: Request, endpoint: Endpoint, key_id: str | None) -> SessionRecord | Response:
@@ -268,6 +269,7 @@ class McpEndpoint:
                 raise RpcError({"code": types.INVALID_PARAMS, "message": f"level must be one of {_LEVELS}"})
             session.log_level = level
             await self._router.sessions.save(session)
+            self._router.push.set_log_level(session.id, level)
             return {}
         if root.method in FEATURE_METHODS:
             return await self._router.feature_request(endpoint, session, key_id, root.method, root.params)

@@ -1,10 +1,11 @@
 """A small MCP server for the gateway's resources, prompts and completions tests (stdio, or `--http PORT`).
 
 It offers: a tool with a title, icons and `_meta`; a tool whose result points at resources (a resource link and
-an embedded resource); a tool that says a resource was updated, and one that adds a tool and says the list
-changed (both outside the call: over HTTP on the GET stream); text, binary and templated resources, a secret
-one for filters; a prompt with arguments, an embedded resource and an image; completions; subscriptions; tools
-that ask the client (sampling, form and URL elicitation, roots), and a slow tool that says when it was cancelled.
+an embedded resource); a tool that says a resource was updated, one that adds a tool and says the list changed,
+and one that logs after it returned (all outside the call: over HTTP on the GET stream); text, binary and
+templated resources, a secret one for filters; a prompt with arguments, an embedded resource and an image;
+completions; subscriptions; tools that ask the client (sampling, form and URL elicitation, roots), and a slow
+tool that says when it was cancelled.
 """
 
 from __future__ import annotations
@@ -60,6 +61,19 @@ async def add_tool(name: str, ctx: Context) -> str:
     server.add_tool(lambda: f"I am {name}", name=name, description="added at run time")
     await ctx.session.send_tool_list_changed()
     return f"added {name}"
+
+
+@server.tool()
+async def log_later(text: str, level: str, ctx: Context) -> str:
+    """Log `text` at `level` a moment after this call has returned: a log message outside any call."""
+    session = ctx.session
+
+    async def later() -> None:
+        await anyio.sleep(0.2)
+        await session.send_log_message(level=level, data=text, logger="later")  # type: ignore[arg-type]
+
+    session._task_group.start_soon(later)  # the session's own task group outlives this call
+    return "will log"
 
 
 @server.tool()
@@ -143,6 +157,14 @@ async def ask_user(question: str, ctx: Context) -> str:
 async def ask_url(url: str, ctx: Context) -> str:
     """Send the user to a URL (URL elicitation)."""
     result = await ctx.session.elicit_url("sign in there", url, "e-1", related_request_id=ctx.request_id)
+    session = ctx.session
+
+    async def signed_in() -> None:  # the user finishes at the URL later, outside this call
+        await anyio.sleep(0.2)
+        await session.send_elicit_complete("e-1")
+
+    if result.action == "accept":
+        session._task_group.start_soon(signed_in)
     return f"url: {result.action}"
 
 
