@@ -20,7 +20,7 @@ from mcp.shared.exceptions import McpError
 
 from tests.conformance.harness import MODERN_CONFORMANCE_SERVER, conformance_server
 from tests.conftest import ROOT, mcp_client, running_gateway, text_of
-from tests.test_gateway_features import features_pool
+from tests.test_gateway_features import features_http_server, features_pool
 from tests.test_gateway_server_requests import Asked
 
 pytestmark = pytest.mark.integration
@@ -294,3 +294,125 @@ def test_the_modern_client_runs_from_its_own_environment() -> None:
     assert sys.modules["mcp"].__file__
     assert ".venv-mcp2" not in sys.modules["mcp"].__file__
     assert (ROOT / ".venv-mcp2" / "bin" / "python").exists()
+
+
+# -- what a review found: each of these failed once ------------------------------------------------------------
+async def test_duplicate_mirrored_headers_and_modern_batches_are_refused_clearly() -> None:
+    async with running_gateway({"fs": features_pool()}) as (base, _), httpx.AsyncClient(timeout=30) as http:
+        url = f"{base}/pools/fs/mcp"
+        call = {"name": "shout", "arguments": {"text": "a"}, "_meta": meta()}
+        body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call}
+        sent = [("accept", "application/json, text/event-stream"), ("content-type", "application/json"),
+                ("mcp-protocol-version", MODERN), ("mcp-method", "tools/call"), ("mcp-name", "shout"),
+                ("mcp-name", "pointers")]  # fmt: skip
+        twice = await http.post(url, content=json.dumps(body), headers=sent)
+        assert twice.status_code == 400
+        assert twice.json()["error"]["code"] == -32020
+        assert "mcp-name sent more than once" in twice.json()["error"]["message"]
+
+        batch = await http.post(url, content=json.dumps([body]), headers=sent[:5])
+        assert batch.status_code == 400
+        assert "no JSON-RPC batches" in batch.json()["error"]["message"]
+        with_session = await http.post(url, content=json.dumps(body), headers=[*sent[:5], ("mcp-session-id", "x")])
+        assert with_session.json()["result"]["content"][0]["text"] == "A"  # a session header is ignored
+
+        _, missing = await modern_post(http, url, "resources/read", {"uri": "note://nope"})
+        assert missing["error"]["code"] == -32602
+        assert missing["error"]["data"] == {"uri": "note://nope"}
+
+
+async def test_closing_the_connection_cancels_a_call_answered_as_json() -> None:
+    async with running_gateway({"fs": features_pool()}) as (base, _), httpx.AsyncClient(timeout=30) as http:
+        url = f"{base}/pools/fs/mcp"
+        slow = {"name": "slow", "arguments": {"tag": "gone", "seconds": 20}}
+        with pytest.raises(httpx.ReadTimeout):
+            await modern_post(httpx.AsyncClient(timeout=1.0), url, "tools/call", slow)
+        for _ in range(50):
+            _, cancelled = await modern_post(http, url, "tools/call", {"name": "cancelled_calls", "arguments": {}})
+            if cancelled["result"]["content"][0]["text"] == "gone":
+                break
+            await asyncio.sleep(0.1)
+        assert cancelled["result"]["content"][0]["text"] == "gone"
+
+
+async def test_held_calls_are_capped_per_key_and_let_go_when_their_upstream_call_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("orchestra.gateway.mrtr.MAX_HELD_PER_KEY", 1)
+    environ = {"ORCHESTRA_GATEWAY_KEYS": "key-one,key-two"}
+    # Over HTTP: on a stdio replica, a question asked while another client's call waits cannot be attributed.
+    with features_http_server() as upstream:
+        pools = {"fh": {"url": upstream, "tier": "ai", "timeout": "2s"}}
+        async with running_gateway(pools, environ) as (base, app), httpx.AsyncClient(timeout=30) as http:
+            await held_calls_capped(http, f"{base}/pools/fh/mcp", app)
+
+
+async def held_calls_capped(http: httpx.AsyncClient, url: str, app: Any) -> None:
+    """Key one may hold one call; key two is not starved by it; a hold ends with its upstream call."""
+    form = {"elicitation": {}}
+    one, two = {"Authorization": "Bearer key-one"}, {"Authorization": "Bearer key-two"}
+
+    def ask(question: str) -> dict[str, Any]:
+        return {"name": "ask_user", "arguments": {"question": question}}
+
+    _, held = await modern_post(http, url, "tools/call", ask("first?"), headers=one, capabilities=form)
+    assert held["result"]["resultType"] == "input_required"
+    _, refused = await modern_post(http, url, "tools/call", ask("second?"), headers=one, capabilities=form)
+    assert refused["result"]["isError"]
+    assert "calls of this API key" in refused["result"]["content"][0]["text"]
+    _, other = await modern_post(http, url, "tools/call", ask("other?"), headers=two, capabilities=form)
+    assert other["result"]["resultType"] == "input_required"  # another key is not starved
+
+    for _ in range(60):  # the upstream call times out (the pool's 2 s): its hold goes with it
+        if len(app.state.gateway.endpoint.stateless.held) == 0:
+            break
+        await asyncio.sleep(0.1)
+    assert len(app.state.gateway.endpoint.stateless.held) == 0
+    _, again = await modern_post(http, url, "tools/call", ask("third?"), headers=one, capabilities=form)
+    assert again["result"]["resultType"] == "input_required"
+
+
+async def test_a_listen_stream_with_resource_subscriptions_stays_open_and_carries_the_updates() -> None:
+    # A dedicated pool with a short idle timeout makes the gateway sweep sessions every 0.2 s.
+    pools = {"fs": features_pool(), "fd": features_pool("bi", session="dedicated", dedicated={"idle_timeout": "0.4s"})}
+    async with running_gateway(pools) as (base, _), httpx.AsyncClient(timeout=30) as http:
+        url = f"{base}/pools/fs/mcp"
+        frames: list[dict[str, Any]] = []
+
+        async def listen() -> None:
+            params = {"_meta": meta(), "notifications": {"resourceSubscriptions": ["note://notes/1"]}}
+            body = {"jsonrpc": "2.0", "id": "L", "method": "subscriptions/listen", "params": params}
+            headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": MODERN,
+                       "Mcp-Method": "subscriptions/listen"}  # fmt: skip
+            async with http.stream("POST", url, json=body, headers=headers) as response:
+                async for line in response.aiter_lines():
+                    if line.startswith("data:"):
+                        frames.append(json.loads(line[5:]))
+
+        listener = asyncio.create_task(listen())
+        try:
+            await asyncio.sleep(1.5)  # several sweeps
+            await modern_post(http, url, "tools/call", {"name": "touch", "arguments": {"uri": "note://notes/1"}})
+            for _ in range(100):
+                if len(frames) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+    assert frames[0]["params"]["notifications"] == {"resourceSubscriptions": ["note://notes/1"]}
+    assert frames[1]["method"] == "notifications/resources/updated"
+    assert frames[1]["params"]["uri"] == "note://notes/1"
+    assert all("result" not in frame for frame in frames)  # the gateway never closed it
+
+
+async def test_a_legacy_client_hears_why_a_modern_upstream_s_prompt_cannot_be_got_and_is_not_offered_subscribe() -> (
+    None
+):
+    with conformance_server(modern=True) as url:
+        async with running_gateway({"m": {"url": url, "tier": "ai"}}) as (base, _):
+            async with mcp_client(f"{base}/pools/m/mcp", **Asked("ada").options()) as session:
+                assert session.get_server_capabilities().resources.subscribe is False
+                with pytest.raises(McpError) as refused:
+                    await session.get_prompt("test_input_required_result_prompt", {})
+    assert "needs input from the client (elicitation/create) to answer prompts/get" in refused.value.error.message

@@ -11,6 +11,7 @@ from orchestra.gateway.modern import (
     ModernError,
     check_headers,
     check_parameter_headers,
+    check_single_headers,
     decode_header,
     encode_header,
     is_modern,
@@ -115,4 +116,22 @@ def test_parameter_headers_mirror_annotated_arguments_and_are_checked_against_th
     for wrong in ({**sent, "mcp-param-region": "us"}, {k: v for k, v in sent.items() if k != "mcp-param-dry"}):
         with pytest.raises(ModernError) as refused:
             check_parameter_headers(wrong, SCHEMA, arguments)
+        assert refused.value.code == -32020
+
+
+def test_numbers_of_any_size_compare_exactly_and_never_crash() -> None:
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "x-mcp-header": "N"}}}
+    huge = 10**400
+    check_parameter_headers({"mcp-param-n": str(huge)}, schema, {"n": huge})
+    for sent in (str(huge + 1), "1e400x", "NaN", "sNaN", "Infinity"):
+        with pytest.raises(ModernError) as refused:
+            check_parameter_headers({"mcp-param-n": sent}, schema, {"n": huge})
+        assert refused.value.code == -32020
+
+
+def test_each_mirrored_header_may_come_once() -> None:
+    check_single_headers(["Mcp-Method", "mcp-name", "Mcp-Param-A", "Mcp-Param-B", "accept", "accept"])
+    for names in (["mcp-name", "Mcp-Name"], ["MCP-Protocol-Version", "mcp-protocol-version"], ["mcp-param-a"] * 2):
+        with pytest.raises(ModernError) as refused:
+            check_single_headers(names)
         assert refused.value.code == -32020

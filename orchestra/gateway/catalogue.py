@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from mcp import types
 
 from orchestra.gateway.errors import CallTimeout, GatewayError, ReplicaReset, ReplicaUnreachable
+from orchestra.gateway.modern import MODERN_VERSIONS
 from orchestra.gateway.rpc import CallLog, RpcError
 
 if TYPE_CHECKING:
@@ -58,8 +59,9 @@ class PoolFeatures:
         if init is None:
             return False
         capabilities = init.capabilities
-        if feature == "subscribe":
-            return bool(capabilities.resources and capabilities.resources.subscribe)
+        if feature == "subscribe":  # a modern upstream has no resources/subscribe (its updates come on a listen)
+            modern = init.protocolVersion in MODERN_VERSIONS
+            return bool(capabilities.resources and capabilities.resources.subscribe) and not modern
         return getattr(capabilities, feature, None) is not None
 
     def shows(self: Pool, feature: str) -> bool:

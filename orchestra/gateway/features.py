@@ -24,6 +24,7 @@ from mcp import types
 
 from orchestra.gateway.egress import EgressRefused
 from orchestra.gateway.errors import EgressDenied, GatewayError, ReplicaReset, ReplicaUnreachable, SessionLost
+from orchestra.gateway.modern import MODERN_VERSIONS
 from orchestra.gateway.names import by_own_name, namespace_block, namespaced_name, namespaced_uri, split_uri
 from orchestra.gateway.rpc import CallLog, RpcError
 from orchestra.gateway.stores import SessionRecord
@@ -293,6 +294,22 @@ class EndpointFeatures:
 
     # -- the hop --------------------------------------------------------------------------------------
     async def _upstream(
+        self: Router, pool: Pool, session: SessionRecord, method: str, params: dict[str, Any], *, listing: bool = False
+    ) -> Any:
+        """The upstream's answer to a request other than tools/call (see `_upstream_answer`). A modern upstream's
+        `input_required` goes to a modern client as it is; a legacy client's request has no stream to be asked on
+        (its reply is plain JSON), so it hears why instead of a result it cannot read."""
+        result = await self._upstream_answer(pool, session, method, params, listing=listing)
+        legacy = session.protocol_version not in MODERN_VERSIONS
+        if legacy and isinstance(result, dict) and result.get("resultType") == "input_required":
+            asked = sorted({str(r.get("method")) for r in (result.get("inputRequests") or {}).values()
+                            if isinstance(r, dict)})  # fmt: skip
+            raise RpcError({"code": types.INVALID_REQUEST, "message": f"pool {pool.name!r} needs input from the "
+                            f"client ({', '.join(asked) or 'a retry'}) to answer {method}, which the gateway can "
+                            "ask only during a tools/call (or of an MCP 2026-07-28 client)"})  # fmt: skip
+        return result
+
+    async def _upstream_answer(
         self: Router, pool: Pool, session: SessionRecord, method: str, params: Any, *, listing: bool = False
     ) -> Any:
         """Send a request to the pool: on a dedicated pool in the client's own upstream session (a listing uses it

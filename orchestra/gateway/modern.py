@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 import re
 from collections.abc import Iterator, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -44,6 +44,7 @@ INPUT_REQUIRED_METHODS = frozenset(NAMED_METHODS)  # the requests a server may a
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 _SENTINEL = re.compile(r"^=\?base64\?(?P<value>.*)\?=$", re.DOTALL)
 _HEADER_SAFE = re.compile(r"^[\x20-\x7e\t]*$")
+_MIRRORED = frozenset({"mcp-protocol-version", "mcp-method", "mcp-name"})
 
 
 class ModernError(Exception):
@@ -144,6 +145,14 @@ def check_headers(headers: Mapping[str, str], method: str, params: dict[str, Any
         raise _mismatch(f"Mcp-Name does not match the body's params.{field}")
 
 
+def check_single_headers(header_names: list[str]) -> None:
+    """Each mirrored header at most once: with two, a proxy and the gateway could each read a different one."""
+    mirrored = [n for n in (name.lower() for name in header_names) if n in _MIRRORED or n.startswith("mcp-param-")]
+    twice = sorted({name for name in mirrored if mirrored.count(name) > 1})
+    if twice:
+        raise _mismatch(f"{', '.join(twice)} sent more than once")
+
+
 def header_parameters(schema: Any) -> Iterator[tuple[str, tuple[str, ...]]]:
     """(`x-mcp-header` name, property path) for each property of a tool's input schema that asks to be mirrored
     into an `Mcp-Param-<name>` header."""
@@ -207,9 +216,9 @@ def _same(sent: str, value: Any) -> bool:
     if isinstance(value, bool):
         return sent == ("true" if value else "false")
     if isinstance(value, int | float):
-        try:
-            return math.isclose(float(sent), float(value), rel_tol=0, abs_tol=0)
-        except ValueError:
+        try:  # exact decimal comparison: "42.0" matches 42, and no value is too large to compare
+            return Decimal(sent.strip()) == Decimal(str(value))
+        except InvalidOperation:
             return False
     return isinstance(value, str) and sent == value
 

@@ -6,9 +6,10 @@ what the upstream asked, and holds the upstream call; the client's retry (the sa
 and our `requestState`) delivers the answers and waits again, for the result or the next questions.
 
 The `requestState` handed out is a random handle to the held call, valid only for the API key that made the call
-and for the same method, name and arguments: unguessable, so it cannot be forged or edited into another call's.
-A held call lives in this gateway process (the upstream is waiting on it there): a retry that reaches another
-process is told so, as is one that comes after the call was let go (`HOLD_SECONDS` without a retry).
+and for the same endpoint, method, name and arguments: unguessable, so it cannot be forged or edited into another
+call's. A held call lives in this gateway process (the upstream is waiting on it there): a retry that reaches
+another process is told so, as is one that comes after the call was let go (`HOLD_SECONDS` without a retry, or
+the upstream call ended: its pool's `timeout` bounds the wait too). One API key holds at most `MAX_HELD_PER_KEY`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import contextlib
 import hashlib
 import itertools
 import json
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -27,8 +29,10 @@ from typing import Any
 from orchestra.gateway.modern import INVALID_PARAMS, ModernError
 from orchestra.gateway.rpc import RpcError, ServerRequest, ToolResult
 
+log = logging.getLogger("orchestra.gateway")
 HOLD_SECONDS = 300.0  # a held call waits this long for the client's retry, then is cancelled upstream
 MAX_HELD = 1000  # calls held at once by one gateway process; beyond, a call that asks fails saying so
+MAX_HELD_PER_KEY = 100  # ... and by one API key (or by the anonymous callers together), so that none starves others
 _SETTLE = 0.05  # questions an upstream asks together go out in one input_required
 _PREFIX = "orchestra-held"
 
@@ -42,17 +46,19 @@ class _Question:
 
 @dataclass
 class _HeldCall:
-    owner: str  # digest of the API key, method, name and arguments: whose retry may resume it
+    owner: str  # digest of the endpoint, API key, method, name and arguments: whose retry may resume it
+    key_id: str | None = None
     task: asyncio.Task[Any] | None = None
     questions: dict[str, _Question] = field(default_factory=dict)
     asked: asyncio.Event = field(default_factory=asyncio.Event)
     expires: float = 0.0
 
 
-def owner_of(key_id: str | None, method: str, params: dict[str, Any]) -> str:
-    """Who may resume a held call: the same key, sending the same request (minus the round-trip fields)."""
+def owner_of(endpoint: str, key_id: str | None, method: str, params: dict[str, Any]) -> str:
+    """Who may resume a held call: the same key, sending the same request (minus the round-trip fields) to the
+    same endpoint."""
     salient = {k: v for k, v in params.items() if k not in ("_meta", "inputResponses", "requestState")}
-    canonical = json.dumps([key_id, method, salient], sort_keys=True, separators=(",", ":"), default=str)
+    canonical = json.dumps([endpoint, key_id, method, salient], sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -73,6 +79,7 @@ class HeldCalls:
         owner: str,
         params: dict[str, Any],
         may_ask: Callable[[str, dict[str, Any]], dict[str, Any] | None],
+        key_id: str | None = None,
     ) -> dict[str, Any]:
         """Run (or resume, when `params` carries our `requestState`) a call; its result, or `input_required`.
 
@@ -80,9 +87,10 @@ class HeldCalls:
         cannot go to this client (a JSON-RPC error, sent to the upstream) or None when it can."""
         state = params.get("requestState")
         if not self.owns(state):  # a new call, or a modern upstream's own round trip (its state goes to it)
-            held = _HeldCall(owner)
-            held.task = asyncio.create_task(run(self._asker(held, may_ask)))
+            held = _HeldCall(owner, key_id)
             token = f"{_PREFIX}.{self._process}.{secrets.token_urlsafe(24)}"
+            held.task = asyncio.create_task(run(self._asker(held, may_ask)))
+            held.task.add_done_callback(lambda task: self._ended(token, held, task))
         else:
             token, held = self._resume(state, owner, params.get("inputResponses"))
         return await self._next(token, held)
@@ -95,9 +103,12 @@ class HeldCalls:
     def _asker(self, held: _HeldCall, may_ask: Callable[[str, dict[str, Any]], dict[str, Any] | None]) -> Any:
         async def ask(method: str, params: dict[str, Any]) -> Any:
             refusal = may_ask(method, params)
-            if refusal is None and len(self._held) >= MAX_HELD:
-                refusal = {"code": -32603, "message": f"the gateway already holds {MAX_HELD} calls waiting for "
-                           "their clients' input; try again shortly"}  # fmt: skip
+            mine = sum(1 for other in self._held.values() if other.key_id == held.key_id)
+            if refusal is None and (len(self._held) >= MAX_HELD or mine >= MAX_HELD_PER_KEY):
+                limit = MAX_HELD if len(self._held) >= MAX_HELD else MAX_HELD_PER_KEY
+                whose = "calls" if limit == MAX_HELD else "calls of this API key"
+                refusal = {"code": -32603, "message": f"the gateway already holds {limit} {whose} waiting for "
+                           "their clients' input; answer or drop those first, or try again shortly"}  # fmt: skip
             if refusal is not None:
                 raise RpcError(refusal)
             key = f"{method.split('/')[0]}-{next(self._numbers)}"
@@ -166,6 +177,14 @@ class HeldCalls:
             requests = {k: {"method": q.method, "params": q.params} for k, q in held.questions.items()}
             return {"resultType": "input_required", "inputRequests": requests, "requestState": token}
 
+    def _ended(self, token: str, held: _HeldCall, task: asyncio.Task[Any]) -> None:
+        """A held call that ends on its own (its pool's timeout, a failure) is let go at once; its outcome, which
+        no retry came for, is logged only at debug level."""
+        if self._held.get(token) is held:
+            del self._held[token]
+            if not task.cancelled() and task.exception() is not None:
+                log.debug("a held call ended before its client's retry: %s", task.exception())
+
     def _expire(self, token: str, held: _HeldCall) -> None:
         if self._held.get(token) is held and time.monotonic() >= held.expires:
             del self._held[token]
@@ -173,7 +192,7 @@ class HeldCalls:
                 held.task.cancel()
 
     async def close(self) -> None:
-        for held in self._held.values():
+        for held in list(self._held.values()):  # each one's end takes it out of `_held`
             if held.task is not None:
                 held.task.cancel()
                 with contextlib.suppress(BaseException):

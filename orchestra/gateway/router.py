@@ -38,7 +38,7 @@ from orchestra.gateway.names import SEPARATOR, by_own_name, namespace_block, nam
 from orchestra.gateway.pool import Pool
 from orchestra.gateway.push import Push
 from orchestra.gateway.rpc import CallLog, Progress, RpcError, ToolResult
-from orchestra.gateway.stores import RateLimiter, ResultCache, SessionRecord, SessionStore
+from orchestra.gateway.stores import RateLimiter, ResultCache, SessionRecord, SessionStore, is_ephemeral
 
 log = logging.getLogger("orchestra.gateway")
 
@@ -337,6 +337,8 @@ class Router(EndpointFeatures):
         """Release the dedicated upstream sessions (browsers) of client sessions that ended or expired in the
         shared store, and of those idle past their pool's `dedicated.idle_timeout`."""
         for session_id in {*self._subscribed, *self.push.sessions} - set(self._bindings):
+            if is_ephemeral(session_id):
+                continue  # a modern request's or listen stream's: it ends with its request or stream
             if not await self.sessions.alive(session_id):  # its subscriptions and stream end with it
                 await self.end_session(session_id)
         now = time.monotonic()

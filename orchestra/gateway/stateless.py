@@ -15,6 +15,7 @@ A modern request sent to a dedicated pool gets an upstream session for that requ
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
@@ -41,23 +42,26 @@ from orchestra.gateway.modern import (
     caching,
     check_headers,
     check_parameter_headers,
+    check_single_headers,
     request_meta,
 )
 from orchestra.gateway.mrtr import HeldCalls, owner_of
 from orchestra.gateway.router import CallContext, Endpoint, Router
 from orchestra.gateway.rpc import CallLog, RpcError
-from orchestra.gateway.stores import SessionRecord
+from orchestra.gateway.stores import EPHEMERAL_PREFIX, SessionRecord
 from orchestra.gateway.wire import Incoming, JsonReply, events_then_reply
 
 if TYPE_CHECKING:
     from mcp import types
 
+log = logging.getLogger("orchestra.gateway")
 SUPPORTED_VERSIONS = [*MODERN_VERSIONS, *reversed(SUPPORTED_PROTOCOL_VERSIONS)]  # legacy ones via `initialize`
 _SERVED = frozenset({
     "server/discover", "tools/list", "tools/call", "prompts/list", "prompts/get", "resources/list",
     "resources/templates/list", "resources/read", "completion/complete", "subscriptions/listen",
 })  # fmt: skip
-_LEGACY_NOT_FOUND = -32002  # resources/read of an unknown URI before 2026-07-28; now -32602 with the URI
+# resources/read of an unknown URI before 2026-07-28 (-32002; FastMCP 1.x answers 0); now -32602 with the URI
+_LEGACY_NOT_FOUND = (-32002, 0)
 _LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 
 
@@ -82,7 +86,19 @@ class StatelessServer:
         root = incoming.request
         params = dict(root.params or {})
         try:
+            return await self._serve(request, endpoint, key_id, root, params)
+        except Exception:  # a fault of ours still answers in JSON-RPC, and says where to look
+            log.exception("a modern %s request failed inside the gateway", root.method[:100])
+            fault = ModernError(-32603, "gateway error; see the gateway log", status=500)
+            return _error(root.id, fault)
+
+    async def _serve(
+        self, request: Request, endpoint: Endpoint, key_id: str | None, root: types.JSONRPCRequest,
+        params: dict[str, Any],
+    ) -> Response:  # fmt: skip
+        try:
             meta = request_meta(params)
+            check_single_headers(list(request.headers.keys()))
             check_headers(request.headers, root.method, params, meta)
             if meta.protocol_version not in MODERN_VERSIONS:
                 data = {"supported": SUPPORTED_VERSIONS, "requested": meta.protocol_version}
@@ -173,7 +189,7 @@ class StatelessServer:
         name, arguments = params.get("name"), params.get("arguments")
         if not isinstance(name, str) or not (arguments is None or isinstance(arguments, dict)):
             raise ModernError(INVALID_PARAMS, "tools/call needs params.name (a string) and params.arguments (an "
-                              "object, or absent)", status=400)  # fmt: skip
+                              "object, or absent)")  # fmt: skip
         _, tool = await self._router.resolve(endpoint, name)
         check_parameter_headers(request.headers, tool.inputSchema, arguments)
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -205,13 +221,20 @@ class StatelessServer:
         def may_ask(method: str, ask_params: dict[str, Any]) -> dict[str, Any] | None:
             return refusal(session.capabilities, method, ask_params, "this request's _meta clientCapabilities")
 
-        owner = owner_of(session.key_id, "tools/call", params)
-        reply = asyncio.ensure_future(self._reply(request_id, endpoint, self.held.call(run, owner, params, may_ask)))
+        owner = owner_of(endpoint.path, session.key_id, "tools/call", params)
+        work = self.held.call(run, owner, params, may_ask, session.key_id)
+        reply = asyncio.ensure_future(self._reply(request_id, endpoint, work))
         if token is None and session.log_level is None:
-            try:
-                body, status = await reply
+            gone = asyncio.ensure_future(_disconnected(request))
+            try:  # closing the connection cancels the call, as closing an SSE stream does
+                await asyncio.wait({reply, gone}, return_when=asyncio.FIRST_COMPLETED)
+                if not reply.done():
+                    reply.cancel()
+                    return Response(status_code=499)  # nobody is left to read it
+                body, status = reply.result()
             finally:
                 reply.cancel()
+                gone.cancel()
             return JsonReply(body, status_code=status)
         return StreamingResponse(
             _stream(queue, reply), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
@@ -295,7 +318,7 @@ def _session(endpoint: Endpoint, key_id: str | None, meta: RequestMeta) -> Sessi
     """The request's caller, as the router knows callers; never stored (a dedicated pool stores it while it holds
     an upstream session for the request)."""
     return SessionRecord(
-        id=f"stateless-{secrets.token_hex(12)}", endpoint=endpoint.path, protocol_version=meta.protocol_version,
+        id=f"{EPHEMERAL_PREFIX}{secrets.token_hex(12)}", endpoint=endpoint.path, protocol_version=meta.protocol_version,
         key_id=key_id, log_level=meta.log_level, capabilities=meta.client_capabilities,
     )  # fmt: skip
 
@@ -311,9 +334,15 @@ def _from_rpc(error: dict[str, Any], method: str = "", params: dict[str, Any] | 
     """An error from the router or an upstream, in this revision's terms (and HTTP status)."""
     code = error.get("code", -32603)
     message = str(error.get("message", "error"))
-    if code == _LEGACY_NOT_FOUND and method == "resources/read":
+    if code in _LEGACY_NOT_FOUND and method == "resources/read":
         return ModernError(INVALID_PARAMS, message, {"uri": (params or {}).get("uri")})
     return ModernError(code, message, error.get("data"), status=HTTP_STATUS.get(code, 200))
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client has gone: the body is read, so the next message the server hears is the disconnect."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 def _dumped(error: types.ErrorData) -> dict[str, Any]:

@@ -49,6 +49,13 @@ class SessionRecord:
         return cls(**data)
 
 
+EPHEMERAL_PREFIX = "stateless-"  # the id of a modern (MCP 2026-07-28) request's caller: never stored as a session
+
+
+def is_ephemeral(session_id: str) -> bool:
+    return session_id.startswith(EPHEMERAL_PREFIX)
+
+
 class SessionStore(Protocol):
     async def save(self, record: SessionRecord) -> None: ...
     async def load(self, session_id: str) -> SessionRecord | None:

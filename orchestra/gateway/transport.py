@@ -147,8 +147,11 @@ class McpEndpoint:
             incoming = parse_message(body)
         except BadMessage as bad:
             return JsonReply(error_body(bad.request_id, bad.error), status_code=400)
+        # MCP 2026-07-28 by its version header or its `_meta` (a session header on such a request is ignored, as
+        # that revision says); batches and responses only by the header, as they carry no `_meta` of their own.
         message = incoming.request or incoming.notification
-        if message is not None and SESSION_HEADER not in request.headers and is_modern(request.headers, message.params):
+        params = message.params if message is not None else None
+        if is_modern(request.headers, params):
             return await self.stateless.serve(request, endpoint, key_id, incoming)
         if (refused := _check_version(request.headers.get("mcp-protocol-version", "").strip())) is not None:
             return refused

@@ -25,8 +25,8 @@ from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.prompts.base import Message, UserMessage
 from mcp.server.session import ServerSession
 from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
-from media import PNG_BASE64, WAV_BASE64, png  # tests/upstreams/media.py: this script's directory is on sys.path
 from pydantic import AnyUrl, Field
+from suite_content import PNG_BASE64, WAV_BASE64, serve_plain_scenarios  # this script's directory is on sys.path
 
 JSON_SCHEMA_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 LOG_LEVELS: list[types.LoggingLevel] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
@@ -312,26 +312,7 @@ async def update_watched_resource(ctx: Context, uri: str = "test://watched-resou
 # --- resources -------------------------------------------------------------------------------------------------
 
 
-@server.resource("test://static-text", mime_type="text/plain", description="A static text resource")
-def static_text() -> str:
-    return "This is the content of the static text resource."
-
-
-@server.resource("test://static-binary", mime_type="image/png", description="A static binary resource (PNG)")
-def static_binary() -> bytes:
-    return png()
-
-
-@server.resource("test://watched-resource", mime_type="text/plain", description="A resource to subscribe to")
-def watched_resource() -> str:
-    return "Watched resource content."
-
-
-@server.resource(
-    "test://template/{id}/data", mime_type="application/json", description="Data for an id (resource template)"
-)
-def template_data(id: str) -> str:
-    return json.dumps({"id": id, "templateTest": True, "data": f"Data for ID: {id}"})
+serve_plain_scenarios(server)  # static text and binary, watched, templated (suite_content.py)
 
 
 @server._mcp_server.subscribe_resource()
@@ -361,19 +342,7 @@ server._mcp_server.get_capabilities = _with_subscribe  # type: ignore[method-ass
 # --- prompts ---------------------------------------------------------------------------------------------------
 
 
-@server.prompt()
-def test_simple_prompt() -> str:
-    """A prompt without arguments."""
-    return "This is a simple prompt for testing."
-
-
-@server.prompt()
-def test_prompt_with_arguments(
-    arg1: Annotated[str, Field(description="First test argument")],
-    arg2: Annotated[str, Field(description="Second test argument")],
-) -> str:
-    """A prompt with two required arguments."""
-    return f"Prompt with arguments: arg1='{arg1}', arg2='{arg2}'"
+# test_simple_prompt and test_prompt_with_arguments: registered by serve_plain_scenarios above
 
 
 @server.prompt()
