@@ -51,6 +51,7 @@ test: setup lint
 
 bench: setup
 	$(PY) -m bench.gateway --contextforge
+	$(PY) -m bench.eras
 	$(PY) -m bench.server
 
 # Re-resolve the pinned Python dependencies after changing pyproject.toml or requirements-mcp2.in.

@@ -29,6 +29,20 @@ def test_gateway_benchmark_runs_and_reports_every_target(tmp_path: Path) -> None
     assert all(r["gateway_cpu_ms_per_call"] is not None for r in rows if r["target"] != "direct")
 
 
+def test_eras_benchmark_measures_both_paths_beside_the_direct_call(tmp_path: Path) -> None:
+    output = tmp_path / "eras.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.eras", "--seconds", "0.5", "--levels", "1,2", "--output", str(output)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "vs direct" in run.stdout
+    rows = json.loads(output.read_text())["results"]
+    targets = ("direct (legacy session)", "gateway, legacy session", "gateway, 2026-07-28")
+    assert {(r["target"], r["loops"]) for r in rows} == {(t, loops) for t in targets for loops in (1, 2)}
+    assert all(r["errors"] == 0 and r["calls"] > 0 for r in rows)
+
+
 def test_server_benchmark_measures_every_target_side_by_side(tmp_path: Path) -> None:
     output = tmp_path / "server.json"
     arguments = ["--runs", "3", "--levels", "1,2", "--seconds", "0.5", "--streams", "6", "--output", str(output)]
