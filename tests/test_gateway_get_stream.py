@@ -118,3 +118,32 @@ async def test_a_broken_get_stream_resumes_after_its_last_event_id_missing_nothi
     replayed = [message.get("params", {}).get("data") or message["method"] for _, message in events]
     assert sorted(replayed) == ["notifications/tools/list_changed", "two"]  # "one" is not sent again
     assert all(event_id and int(event_id) > int(seen) for event_id, _ in events)
+
+
+async def test_a_dropped_call_stream_is_picked_up_with_last_event_id_and_the_call_goes_on() -> None:
+    async with gateway_with_features("stdio") as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        path = "/pools/fs/mcp"
+        session = await raw_session(http, path)
+        call = tool_call("slow", {"tag": "dropped", "seconds": 1.0})
+        call["params"]["_meta"] = {"progressToken": "p1"}  # a streamed reply
+        headers = {**ACCEPT, "mcp-session-id": session}
+        async with http.stream("POST", path, json=call, headers=headers) as response:
+            lines = []
+            async for line in response.aiter_lines():
+                lines.append(line)
+                if not line:  # the priming event is complete: drop the connection here
+                    break
+        primed = dict(line.split(": ", 1) for line in lines if ": " in line)
+        assert primed["retry"] == "1000"
+        assert primed["id"].endswith(":0")
+
+        resumed = await http.get(path, headers={"accept": "text/event-stream", "mcp-session-id": session,
+                                                "last-event-id": primed["id"]})  # fmt: skip
+        data = [json.loads(line[5:]) for line in resumed.text.splitlines() if line.startswith("data:") and line[5:]]
+        assert data[-1]["id"] == 2
+        assert data[-1]["result"]["content"][0]["text"] == "slept dropped"  # it ran to its end, not cancelled
+
+        gone = await http.get(path, headers={"accept": "text/event-stream", "mcp-session-id": session,
+                                             "last-event-id": primed["id"].replace(":0", "x:0")})  # fmt: skip
+        assert gone.status_code == 404
+        assert "stream is gone" in gone.json()["error"]["message"]

@@ -12,7 +12,8 @@ ended session 404 (with -32600, as the SDK; -32001 means a call timed out), an u
 with `Retry-After`. A session belongs to the API key that created it; to any other key it does not exist (404).
 JSON-RPC batches are served on sessions that negotiated 2025-03-26, the one revision that has them.
 An upstream's requests to the client during a call (sampling, elicitation, roots) go out on the call's SSE stream
-when the session declared the capability; the client's answers come back as POSTed JSON-RPC responses.
+when the session declared the capability; the client's answers come back as POSTed JSON-RPC responses. A call's
+SSE stream can be resumed after a dropped connection (`callstreams`).
 
 A POST without a session whose version header or `_meta` is MCP 2026-07-28's goes to `stateless` instead: one
 endpoint serves both eras, as that revision's "dual-era server" does.
@@ -35,6 +36,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from orchestra.gateway.asks import ASKABLE, refusal
+from orchestra.gateway.callstreams import CallStreams
 from orchestra.gateway.errors import GatewayError, SessionLost, StateUnavailable
 from orchestra.gateway.features import METHODS as FEATURE_METHODS
 from orchestra.gateway.features import url_of
@@ -43,7 +45,7 @@ from orchestra.gateway.router import CallContext, Endpoint, Router
 from orchestra.gateway.rpc import CallLog, RpcError, ToolResult
 from orchestra.gateway.stateless import StatelessServer
 from orchestra.gateway.stores import SessionRecord
-from orchestra.gateway.wire import BadMessage, Incoming, JsonReply, error_body, events_then_reply, parse_message
+from orchestra.gateway.wire import BadMessage, Incoming, JsonReply, error_body, parse_message, queued_until
 
 log = logging.getLogger("orchestra.gateway")
 
@@ -67,9 +69,13 @@ class McpEndpoint:
         self._asked: dict[tuple[str, types.RequestId], asyncio.Future[dict[str, Any]]] = {}
         self._ask_ids = itertools.count(1)
         self.stateless = StatelessServer(router, version=version)
+        self._calls = CallStreams()  # legacy sessions' resumable tools/call streams
+        self._pumps: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
         await self.stateless.close()
+        self._calls.close()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
 
     async def handle(self, request: Request, endpoint: Endpoint, key_id: str | None) -> Response:
         if not self._router.exists(endpoint):
@@ -108,6 +114,13 @@ class McpEndpoint:
         if isinstance(session, Response):
             return session
         resume_after = request.headers.get("last-event-id")
+        if resume_after and self._calls.owns(resume_after):  # a call's stream that broke, picked up where it was
+            found = self._calls.find(resume_after, session.id)
+            if found is None:
+                return _http_error(404, "that call's stream is gone: its reply was sent more than a minute ago, "
+                                   "or it ran in another gateway process")  # fmt: skip
+            call_stream = self._calls.read(*found)
+            return StreamingResponse(call_stream, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
         stream = self._router.push.stream(session.id, endpoint, resume_after=resume_after, log_level=session.log_level)
         return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
@@ -388,16 +401,27 @@ class McpEndpoint:
         ctx = CallContext(session, key_id, progress=progress, log_to=log_to)
         task = asyncio.create_task(self._router.call_tool(endpoint, params.name, params.arguments, ctx))
         reply = asyncio.create_task(self._await_call(task, request_id, session))
-        try:
-            async for event in events_then_reply(queue, reply):
-                yield event
-        finally:
-            task.cancel()
-            reply.cancel()
-            for ask_id in list(asked):  # the call ended before the client answered: the upstream hears so
-                future = self._asked.pop((session.id, ask_id), None)
-                if future is not None and not future.done():
-                    future.set_exception(RpcError({"code": types.INTERNAL_ERROR, "message": "the call ended"}))
+        stream = self._calls.open(session.id, on_abandon=reply.cancel)
+
+        async def pump() -> None:
+            """The call's messages into its resumable stream, whoever is reading it (see `callstreams`)."""
+            try:
+                async for message in queued_until(queue, reply):
+                    stream.add(message)
+                self._calls.finish(stream, reply.result())
+            except asyncio.CancelledError:  # abandoned, or the gateway is stopping
+                cancelled = types.ErrorData(code=_REQUEST_CANCELLED, message="request cancelled")
+                self._calls.finish(stream, error_body(request_id, cancelled))
+            finally:
+                for ask_id in list(asked):  # the call ended before the client answered: the upstream hears so
+                    future = self._asked.pop((session.id, ask_id), None)
+                    if future is not None and not future.done():
+                        future.set_exception(RpcError({"code": types.INTERNAL_ERROR, "message": "the call ended"}))
+
+        self._pumps.add(pumping := asyncio.create_task(pump()))
+        pumping.add_done_callback(self._pumps.discard)
+        async for event in self._calls.read(stream):
+            yield event
 
 
 def _refusal_for(session: SessionRecord, method: str, params: dict[str, Any]) -> dict[str, Any] | None:

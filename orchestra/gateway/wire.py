@@ -46,17 +46,25 @@ def sse_event(body: dict[str, Any]) -> bytes:
     return b"event: message\ndata: " + json_bytes(body) + b"\n\n"
 
 
-async def events_then_reply(
-    queue: asyncio.Queue[dict[str, Any]], reply: asyncio.Future[dict[str, Any]]
-) -> AsyncIterator[bytes]:
-    """An SSE response body: the messages queued for a request as they come, then its reply."""
+async def queued_until(
+    queue: asyncio.Queue[dict[str, Any]], reply: asyncio.Future[Any]
+) -> AsyncIterator[dict[str, Any]]:
+    """The messages queued for a request as they come, until its reply is in and none is left."""
     while not reply.done() or not queue.empty():
         getter = asyncio.ensure_future(queue.get())
         await asyncio.wait({getter, reply}, return_when=asyncio.FIRST_COMPLETED)
         if getter.done():
-            yield sse_event(getter.result())
+            yield getter.result()
         else:
             getter.cancel()
+
+
+async def events_then_reply(
+    queue: asyncio.Queue[dict[str, Any]], reply: asyncio.Future[dict[str, Any]]
+) -> AsyncIterator[bytes]:
+    """An SSE response body: the messages queued for a request as they come, then its reply."""
+    async for message in queued_until(queue, reply):
+        yield sse_event(message)
     yield sse_event(reply.result())
 
 
