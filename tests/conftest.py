@@ -98,9 +98,12 @@ INITIALIZE = {
 ACCEPT = {"accept": "application/json, text/event-stream"}
 
 
-async def raw_session(http: httpx.AsyncClient, path: str, headers: dict[str, str] | None = None) -> str:
+async def raw_session(
+    http: httpx.AsyncClient, path: str, headers: dict[str, str] | None = None, protocol: str = "2025-06-18"
+) -> str:
     """Initialize a session with plain HTTP (for tests that send what no SDK would); returns its id."""
-    reply = await http.post(path, json=INITIALIZE, headers={**ACCEPT, **(headers or {})})
+    initialize = {**INITIALIZE, "params": {**INITIALIZE["params"], "protocolVersion": protocol}}
+    reply = await http.post(path, json=initialize, headers={**ACCEPT, **(headers or {})})
     assert reply.status_code == 200, reply.text
     return reply.headers["mcp-session-id"]
 

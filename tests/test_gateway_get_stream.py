@@ -123,7 +123,7 @@ async def test_a_broken_get_stream_resumes_after_its_last_event_id_missing_nothi
 async def test_a_dropped_call_stream_is_picked_up_with_last_event_id_and_the_call_goes_on() -> None:
     async with gateway_with_features("stdio") as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
         path = "/pools/fs/mcp"
-        session = await raw_session(http, path)
+        session = await raw_session(http, path, protocol="2025-11-25")
         call = tool_call("slow", {"tag": "dropped", "seconds": 1.0})
         call["params"]["_meta"] = {"progressToken": "p1"}  # a streamed reply
         headers = {**ACCEPT, "mcp-session-id": session}
@@ -147,3 +147,22 @@ async def test_a_dropped_call_stream_is_picked_up_with_last_event_id_and_the_cal
                                              "last-event-id": primed["id"].replace(":0", "x:0")})  # fmt: skip
         assert gone.status_code == 404
         assert "stream is gone" in gone.json()["error"]["message"]
+
+
+async def test_a_session_older_than_2025_11_25_gets_no_priming_event_but_ids_it_can_resume_from() -> None:
+    async with gateway_with_features("stdio") as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        path = "/pools/fs/mcp"
+        session = await raw_session(http, path)  # 2025-06-18: an empty data line would not parse as JSON there
+        call = tool_call("slow", {"tag": "old", "seconds": 0.1})
+        call["params"]["_meta"] = {"progressToken": "p1"}
+        reply = await http.post(path, json=call, headers={**ACCEPT, "mcp-session-id": session})
+        events = [event for event in reply.text.split("\n\n") if event.strip()]
+        assert "retry:" not in reply.text
+        assert all(event.startswith("id: c") and "\ndata: {" in event for event in events)
+        assert json.loads(events[-1].split("data: ", 1)[1])["result"]["content"][0]["text"] == "slept old"
+
+        read_to_its_end = {"accept": "text/event-stream", "mcp-session-id": session,
+                           "last-event-id": events[-1].split("\n")[0][4:]}  # fmt: skip
+        gone = await http.get(path, headers=read_to_its_end)
+        assert gone.status_code == 404
+        assert "delivered" in gone.json()["error"]["message"]

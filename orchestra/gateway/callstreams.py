@@ -1,12 +1,18 @@
 """A legacy session's `tools/call` SSE streams, resumable (SEP-1699, MCP 2025-11-25's SSE polling).
 
-A call's stream opens with a priming event (an event id, no data, and a `retry` delay), and each message after it
-has an id of the form `<stream>:<n>`. The call runs apart from the HTTP response that carries it: when the client
-drops the connection, the call goes on (MCP: a disconnection is not a cancellation; `notifications/cancelled` is)
-and its messages are kept, and a GET of the same session with `Last-Event-ID` picks the stream up after that event,
-to the reply. A finished stream is kept `KEEP_FINISHED` seconds for a late reconnection; a call nobody has read
-for `ABANDONED_AFTER` seconds is cancelled, as nobody is left to want it. Streams live in the gateway process that
-runs the call: with several processes, route a session to one (sticky sessions), as for its GET stream.
+Each message of a call's stream has an id of the form `<stream>:<n>`; for a session of 2025-11-25 or later the
+stream opens with a priming event (the id `<stream>:0`, no data, and a `retry` delay), which older clients would
+not expect. The call runs apart from the HTTP response that carries it: when the client drops the connection, the
+call goes on (MCP: a disconnection is not a cancellation; `notifications/cancelled` is) and its messages are kept,
+and a GET of the same session with `Last-Event-ID` picks the stream up after that event, to the reply.
+
+What is kept is bounded. A reader connected now never loses a message; for a reconnection a stream keeps its latest
+`MAX_REPLAY_BYTES` of messages (plus whatever a slow reader has yet to read), so one that comes back after more
+than that gets the stream from its oldest kept message on, and always the reply. A reply read to its end is let go
+at once; one nobody read waits `KEEP_FINISHED` seconds for a late reconnection, and the process keeps at most
+`MAX_FINISHED_BYTES` of those (the oldest go first). A call nobody has read for `ABANDONED_AFTER` seconds is
+cancelled, as nobody is left to want it. Streams live in the gateway process that runs the call: with several
+processes, route a session to one (sticky sessions), as for its GET stream.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import asyncio
 import itertools
 import secrets
 import time
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,26 +29,44 @@ from typing import Any
 from orchestra.gateway.wire import sse_event
 
 RETRY_MS = 1000  # how long a client waits before it reconnects a dropped call stream
-KEEP_FINISHED = 60.0  # seconds a finished stream stays for a late reconnection
+KEEP_FINISHED = 60.0  # seconds an unread reply stays for a late reconnection
 ABANDONED_AFTER = 60.0  # seconds without a reader after which a running call is cancelled
-MAX_EVENTS = 10_000  # messages kept per stream; beyond, a reconnection can no longer replay from the start
+MAX_REPLAY_BYTES = 4 * 2**20  # messages a stream keeps for a reconnection, beyond what its readers have yet to read
+MAX_FINISHED_BYTES = 64 * 2**20  # unread finished streams this process keeps, all together
 
 
-@dataclass
+class StreamGone(LookupError):
+    """A `Last-Event-ID` that no stream here can resume from; the message says why."""
+
+
+@dataclass(eq=False)
 class CallStream:
     id: str
     session: str
-    events: list[bytes] = field(default_factory=list)  # the SSE bytes of message n at index n - 1
+    events: deque[bytes] = field(default_factory=deque)  # messages first .. sent, in order
+    first: int = 1  # the number of the oldest message kept
+    sent: int = 0  # the number of the latest message
+    kept_bytes: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     finished: bool = False
-    readers: int = 0
+    positions: dict[int, int] = field(default_factory=dict)  # reader -> number of the last message it was given
     left_at: float = 0.0  # when its last reader went
     on_abandon: Callable[[], None] | None = None
 
     def add(self, message: dict[str, Any]) -> None:
-        if len(self.events) < MAX_EVENTS or message.get("result") is not None or "error" in message:
-            self.events.append(f"id: {self.id}:{len(self.events) + 1}\n".encode() + sse_event(message))
+        self.sent += 1
+        event = f"id: {self.id}:{self.sent}\n".encode() + sse_event(message)
+        self.events.append(event)
+        self.kept_bytes += len(event)
+        self._trim()
         self.changed.set()
+
+    def _trim(self) -> None:
+        """Drop the oldest messages beyond the replay budget that every connected reader already has."""
+        needed_from = min(self.positions.values(), default=self.sent) + 1
+        while self.kept_bytes > MAX_REPLAY_BYTES and len(self.events) > 1 and self.first < needed_from:
+            self.kept_bytes -= len(self.events.popleft())
+            self.first += 1
 
 
 class CallStreams:
@@ -49,8 +74,10 @@ class CallStreams:
 
     def __init__(self) -> None:
         self._streams: dict[str, CallStream] = {}
+        self._unread: OrderedDict[str, int] = OrderedDict()  # finished streams nobody has read to the end: bytes
         self._prefix = f"c{secrets.token_hex(3)}"
         self._numbers = itertools.count(1)
+        self._readers = itertools.count(1)
 
     def open(self, session_id: str, on_abandon: Callable[[], None]) -> CallStream:
         stream = CallStream(f"{self._prefix}-{next(self._numbers)}", session_id, on_abandon=on_abandon)
@@ -60,44 +87,59 @@ class CallStreams:
     def finish(self, stream: CallStream, reply: dict[str, Any]) -> None:
         stream.add(reply)
         stream.finished = True
-        asyncio.get_running_loop().call_later(KEEP_FINISHED, self._streams.pop, stream.id, None)
+        if stream.id not in self._streams:  # let go already: the gateway is stopping
+            return
+        self._unread[stream.id] = stream.kept_bytes
+        while sum(self._unread.values()) > MAX_FINISHED_BYTES and len(self._unread) > 1:
+            self._drop(next(iter(self._unread)))
+        asyncio.get_running_loop().call_later(KEEP_FINISHED, self._drop, stream.id)
 
-    def find(self, last_event_id: str, session_id: str) -> tuple[CallStream, int] | None:
-        """The session's stream that `last_event_id` names, and the number of the last event seen there."""
+    def _drop(self, stream_id: str) -> None:
+        self._streams.pop(stream_id, None)
+        self._unread.pop(stream_id, None)
+
+    def find(self, last_event_id: str, session_id: str) -> tuple[CallStream, int]:
+        """The session's stream that `last_event_id` names, and the number of the message to resume after;
+        raises StreamGone saying why when there is none."""
         stream_id, _, number = last_event_id.strip().partition(":")
         stream = self._streams.get(stream_id)
-        if stream is None or stream.session != session_id or not number.isdigit():
-            return None
-        return stream, int(number)
+        if stream is None or stream.session != session_id:
+            raise StreamGone("that call's stream is gone: its reply was delivered or sent more than a minute ago, "
+                             "or it ran in another gateway process")  # fmt: skip
+        if not (number.isascii() and number.isdecimal() and len(number) <= 12) or int(number) > stream.sent:
+            raise StreamGone(f"Last-Event-ID {last_event_id[:80]!r} names no message this stream has sent")
+        return stream, max(int(number), stream.first - 1)
 
     def owns(self, last_event_id: str) -> bool:
         """Whether an event id is a call stream's (of any process), not a GET stream's."""
         return last_event_id.strip().startswith("c") and ":" in last_event_id
 
-    async def read(self, stream: CallStream, after: int | None = None) -> AsyncIterator[bytes]:
-        """The stream from event `after` on (None: a new stream, opened by its priming event), to the reply."""
-        if after is None:
+    async def read(self, stream: CallStream, after: int = 0, prime: bool = False) -> AsyncIterator[bytes]:
+        """The stream after message `after`, to the reply; `prime` opens it with the priming event."""
+        if prime:
             yield f"id: {stream.id}:0\nretry: {RETRY_MS}\ndata: \n\n".encode()
-            after = 0
-        stream.readers += 1
+        reader = next(self._readers)
+        stream.positions[reader] = after
         try:
             while True:
                 stream.changed.clear()
-                while after < len(stream.events):
-                    after += 1
-                    yield stream.events[after - 1]
-                if stream.finished:
+                while stream.positions[reader] < stream.sent:
+                    after = max(stream.positions[reader], stream.first - 1) + 1
+                    stream.positions[reader] = after
+                    yield stream.events[after - stream.first]
+                if stream.finished:  # the reply was sent: nobody needs this stream again
+                    self._drop(stream.id)
                     return
                 await stream.changed.wait()
         finally:
-            stream.readers -= 1
-            if not stream.readers and not stream.finished:
+            del stream.positions[reader]
+            if not stream.positions and not stream.finished:
                 stream.left_at = time.monotonic()
                 asyncio.get_running_loop().call_later(ABANDONED_AFTER, self._abandon_if_unread, stream)
 
     def _abandon_if_unread(self, stream: CallStream) -> None:
         unread_for = time.monotonic() - stream.left_at
-        if not stream.readers and not stream.finished and unread_for >= ABANDONED_AFTER and stream.on_abandon:
+        if not stream.positions and not stream.finished and unread_for >= ABANDONED_AFTER and stream.on_abandon:
             stream.on_abandon()
 
     def close(self) -> None:
@@ -105,3 +147,4 @@ class CallStreams:
             if not stream.finished and stream.on_abandon is not None:
                 stream.on_abandon()
         self._streams.clear()
+        self._unread.clear()

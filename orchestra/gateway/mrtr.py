@@ -44,7 +44,7 @@ class _Question:
     answer: asyncio.Future[Any]
 
 
-@dataclass
+@dataclass(eq=False)
 class _HeldCall:
     owner: str  # digest of the endpoint, API key, method, name and arguments: whose retry may resume it
     key_id: str | None = None
@@ -67,7 +67,8 @@ class HeldCalls:
 
     def __init__(self) -> None:
         self._process = secrets.token_hex(4)
-        self._held: dict[str, _HeldCall] = {}
+        self._held: dict[str, _HeldCall] = {}  # by requestState: calls waiting for their client's retry
+        self._running: set[_HeldCall] = set()  # every call made here that may ask, until it ends
         self._numbers = itertools.count(1)
 
     def __len__(self) -> int:
@@ -91,6 +92,7 @@ class HeldCalls:
             token = f"{_PREFIX}.{self._process}.{secrets.token_urlsafe(24)}"
             held.task = asyncio.create_task(run(self._asker(held, may_ask)))
             held.task.add_done_callback(lambda task: self._ended(token, held, task))
+            self._running.add(held)
         else:
             token, held = self._resume(state, owner, params.get("inputResponses"))
         return await self._next(token, held)
@@ -103,9 +105,11 @@ class HeldCalls:
     def _asker(self, held: _HeldCall, may_ask: Callable[[str, dict[str, Any]], dict[str, Any] | None]) -> Any:
         async def ask(method: str, params: dict[str, Any]) -> Any:
             refusal = may_ask(method, params)
-            mine = sum(1 for other in self._held.values() if other.key_id == held.key_id)
-            if refusal is None and (len(self._held) >= MAX_HELD or mine >= MAX_HELD_PER_KEY):
-                limit = MAX_HELD if len(self._held) >= MAX_HELD else MAX_HELD_PER_KEY
+            # counted as they ask, not once held: a burst of calls asking together cannot slip past the limits
+            waiting = [other for other in self._running if other is not held and _waiting(other)]
+            mine = sum(1 for other in waiting if other.key_id == held.key_id)
+            if refusal is None and not _waiting(held) and (len(waiting) >= MAX_HELD or mine >= MAX_HELD_PER_KEY):
+                limit = MAX_HELD if len(waiting) >= MAX_HELD else MAX_HELD_PER_KEY
                 whose = "calls" if limit == MAX_HELD else "calls of this API key"
                 refusal = {"code": -32603, "message": f"the gateway already holds {limit} {whose} waiting for "
                            "their clients' input; answer or drop those first, or try again shortly"}  # fmt: skip
@@ -180,6 +184,7 @@ class HeldCalls:
     def _ended(self, token: str, held: _HeldCall, task: asyncio.Task[Any]) -> None:
         """A held call that ends on its own (its pool's timeout, a failure) is let go at once; its outcome, which
         no retry came for, is logged only at debug level."""
+        self._running.discard(held)
         if self._held.get(token) is held:
             del self._held[token]
             if not task.cancelled() and task.exception() is not None:

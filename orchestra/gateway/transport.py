@@ -36,7 +36,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from orchestra.gateway.asks import ASKABLE, refusal
-from orchestra.gateway.callstreams import CallStreams
+from orchestra.gateway.callstreams import CallStreams, StreamGone
 from orchestra.gateway.errors import GatewayError, SessionLost, StateUnavailable
 from orchestra.gateway.features import METHODS as FEATURE_METHODS
 from orchestra.gateway.features import url_of
@@ -54,6 +54,7 @@ _LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "
 _REQUEST_CANCELLED = -32800
 BATCH_VERSION = "2025-03-26"  # the one MCP revision with JSON-RPC batches (2025-06-18 removed them)
 MAX_BATCH = 100  # messages in one batch; they run concurrently
+RESUMABLE_CALLS_SINCE = "2025-11-25"  # call streams open with a priming event from this revision on (SEP-1699)
 
 
 class McpEndpoint:
@@ -115,11 +116,10 @@ class McpEndpoint:
             return session
         resume_after = request.headers.get("last-event-id")
         if resume_after and self._calls.owns(resume_after):  # a call's stream that broke, picked up where it was
-            found = self._calls.find(resume_after, session.id)
-            if found is None:
-                return _http_error(404, "that call's stream is gone: its reply was sent more than a minute ago, "
-                                   "or it ran in another gateway process")  # fmt: skip
-            call_stream = self._calls.read(*found)
+            try:
+                call_stream = self._calls.read(*self._calls.find(resume_after, session.id))
+            except StreamGone as exc:
+                return _http_error(404, str(exc))
             return StreamingResponse(call_stream, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
         stream = self._router.push.stream(session.id, endpoint, resume_after=resume_after, log_level=session.log_level)
         return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
@@ -420,7 +420,7 @@ class McpEndpoint:
 
         self._pumps.add(pumping := asyncio.create_task(pump()))
         pumping.add_done_callback(self._pumps.discard)
-        async for event in self._calls.read(stream):
+        async for event in self._calls.read(stream, prime=session.protocol_version >= RESUMABLE_CALLS_SINCE):
             yield event
 
 
