@@ -72,8 +72,40 @@ async def test_a_connected_reader_gets_every_message_of_a_flood_beyond_the_repla
     streams.finish(stream, {"jsonrpc": "2.0", "id": 1, "result": {"content": []}})
     rest = [event async for event in reader]
     assert _numbers(first + rest) == list(range(1, 502))  # nothing lost, the reply (501) last
-    with pytest.raises(StreamGone, match="gone"):  # read to its end: let go at once
-        streams.find(f"{stream.id}:3", "s")
+    # Read to its end here, but perhaps lost with the connection: the reply is still there for a reconnection.
+    found, after = streams.find(f"{stream.id}:3", "s")
+    assert _numbers([event async for event in streams.read(found, after)])[-1] == 501
+
+
+async def test_a_reader_that_stops_reading_cannot_grow_a_stream_past_its_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(callstreams, "MAX_REPLAY_BYTES", 2_000)
+    monkeypatch.setattr(callstreams, "MAX_STREAM_BYTES", 8_000)
+    streams = CallStreams()
+    stream = streams.open("s", on_abandon=lambda: None)
+    stalled = streams.read(stream, prime=True)
+    await anext(stalled)  # the priming event went out, then the client stopped reading
+    for n in range(1, 2001):
+        stream.add(_message(n, size=100))
+    assert stream.kept_bytes <= 8_000
+    assert [event async for event in stalled] == []  # its response ends: it reconnects with Last-Event-ID
+    found, after = streams.find(f"{stream.id}:0", "s")
+    assert _numbers(await _drain(streams.read(found, after), 1)) == [found.first]
+
+
+async def test_one_session_cannot_push_out_another_sessions_unread_replies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(callstreams, "MAX_FINISHED_BYTES_PER_SESSION", 50_000)
+    monkeypatch.setattr(callstreams, "MAX_FINISHED_BYTES", 200_000)
+    streams = CallStreams()
+    quiet = streams.open("quiet", on_abandon=lambda: None)
+    streams.finish(quiet, {"jsonrpc": "2.0", "id": 0, "result": {"text": "q" * 20_000}})
+    noisy = []
+    for n in range(30):
+        stream = streams.open("noisy", on_abandon=lambda: None)
+        streams.finish(stream, {"jsonrpc": "2.0", "id": n, "result": {"text": "n" * 20_000}})
+        noisy.append(stream)
+    assert streams.find(f"{quiet.id}:0", "quiet")[0] is quiet
+    kept = [stream for stream in noisy if stream.id in streams._streams]
+    assert kept == noisy[-2:]
 
 
 async def test_a_reconnection_after_the_replay_budget_gets_the_oldest_kept_messages_and_the_reply(
@@ -110,14 +142,14 @@ async def test_unread_finished_streams_are_bounded_per_process_oldest_first(monk
     monkeypatch.setattr(callstreams, "MAX_FINISHED_BYTES", 50_000)
     streams = CallStreams()
     finished = []
-    for n in range(10):  # each reply about 20 kB, nobody reading
-        stream = streams.open("s", on_abandon=lambda: None)
+    for n in range(10):  # each reply about 20 kB, nobody reading, each of another session
+        stream = streams.open(f"s{n}", on_abandon=lambda: None)
         streams.finish(stream, {"jsonrpc": "2.0", "id": n, "result": {"text": "y" * 20_000}})
         finished.append(stream)
     kept = []
     for stream in finished:
         with contextlib.suppress(StreamGone):
-            kept.append(streams.find(f"{stream.id}:0", "s")[0])
+            kept.append(streams.find(f"{stream.id}:0", stream.session)[0])
     assert kept == finished[-2:]  # the newest that fit
     body = b"".join([event async for event in streams.read(kept[-1])])
     assert json.loads(body.split(b"data: ", 1)[1])["id"] == 9

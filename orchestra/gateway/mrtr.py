@@ -106,7 +106,8 @@ class HeldCalls:
         async def ask(method: str, params: dict[str, Any]) -> Any:
             refusal = may_ask(method, params)
             # counted as they ask, not once held: a burst of calls asking together cannot slip past the limits
-            waiting = [other for other in self._running if other is not held and _waiting(other)]
+            holding = set(self._held.values())  # held for a retry, even if the upstream withdrew its question
+            waiting = [other for other in self._running if other is not held and (other in holding or _waiting(other))]
             mine = sum(1 for other in waiting if other.key_id == held.key_id)
             if refusal is None and not _waiting(held) and (len(waiting) >= MAX_HELD or mine >= MAX_HELD_PER_KEY):
                 limit = MAX_HELD if len(waiting) >= MAX_HELD else MAX_HELD_PER_KEY
