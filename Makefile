@@ -6,10 +6,13 @@ UV_VERSION := 0.13.9
 # Test upstreams that speak MCP 2026-07-28 need mcp 2.x, which the main venv cannot have (langchain-mcp-adapters
 # pins mcp<2), so they run from a venv of their own.
 VENV_MCP2 := .venv-mcp2
+# The web chat's libraries, copied from node_modules (package-lock.json pins them) into the package it serves from.
+WEB_VENDOR := orchestra/server/web/vendor
 
 .PHONY: setup demo test lint bench lock clean
 
-setup: $(VENV)/.installed $(VENV_MCP2)/.installed node_modules/.installed $(VENV)/.readability system-packages
+setup: $(VENV)/.installed $(VENV_MCP2)/.installed node_modules/.installed $(WEB_VENDOR)/.installed $(VENV)/.readability \
+	system-packages
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,6 +35,12 @@ $(VENV)/.readability: $(VENV)/.installed
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB_VENDOR)/.installed: node_modules/.installed
+	mkdir -p $(WEB_VENDOR)
+	cp node_modules/marked/lib/marked.esm.js node_modules/dompurify/dist/purify.es.mjs \
+		node_modules/chart.js/dist/chart.umd.min.js $(WEB_VENDOR)/
 	touch $@
 
 .PHONY: system-packages
@@ -60,4 +69,4 @@ lock: $(VENV)/.installed
 	$(UV) pip compile requirements-mcp2.in --python-version 3.11 --quiet -o requirements-mcp2.lock
 
 clean:
-	rm -rf $(VENV) $(VENV_MCP2) node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_MCP2) node_modules $(WEB_VENDOR) .pytest_cache .ruff_cache

@@ -93,5 +93,9 @@ class RunContext:
 
     @property
     def screenshots_dir(self) -> Path:
-        """Where the browser pool saves screenshots asked for by absolute path (inside its output folder)."""
-        return self.reports_dir.parent / "playwright" / "screenshots"
+        return screenshots_under(self.reports_dir.parent)
+
+
+def screenshots_under(data_dir: Path) -> Path:
+    """Where the browser pool saves screenshots asked for by absolute path (inside its output folder)."""
+    return data_dir / "playwright" / "screenshots"

@@ -28,6 +28,7 @@ from orchestra.graphs.followups import remember, resolve
 from orchestra.graphs.progress import emit
 from orchestra.graphs.prompts import FOLLOW_UP
 from orchestra.graphs.state import ChatInput, RunContext, RunState
+from orchestra.graphs.visuals import visuals
 from orchestra.graphs.workflows.company_facts import company_mentions
 
 
@@ -96,6 +97,7 @@ async def finish_turn(state: RunState, runtime: Runtime[RunContext]) -> dict[str
         "usage": context.usage.as_dict(),
         "evidence": [{k: v for k, v in e.items() if k != "result"} for e in turn_evidence(state)],
         "approvals": state.get("approvals", []),
+        "visuals": visuals(state.get("facts", {})),
     }
     return {
         "messages": [AIMessage(shown, response_metadata={"orchestra": metadata})],

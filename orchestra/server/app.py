@@ -17,6 +17,7 @@ from langgraph.graph.state import CompiledStateGraph
 from orchestra.core.checkpoint import open_checkpointer
 from orchestra.core.settings import OrchestraSettings
 from orchestra.graphs.context import ServedContexts
+from orchestra.graphs.state import screenshots_under
 from orchestra.server.auth import Access
 from orchestra.server.deps import ServerParts
 from orchestra.server.errors import ApiError
@@ -24,7 +25,7 @@ from orchestra.server.graphs import GraphRegistry
 from orchestra.server.guard import RequestGuard
 from orchestra.server.jsonio import JsonReply
 from orchestra.server.records import now_iso
-from orchestra.server.routes import assistants, meta, runs, threads
+from orchestra.server.routes import assistants, chat, meta, runs, threads
 from orchestra.server.store import open_record_store
 from orchestra.server.wiring import run_parts
 
@@ -66,7 +67,7 @@ def create_app(
             runs = await stack.enter_async_context(run_parts(config, registry, contexts, store, redis_url))
             info = await asyncio.to_thread(meta.server_info)
             app.state.orchestra = ServerParts(config, registry, store, runs.manager, runs.broker, runs.locks,
-                                              runs.metrics, info)  # fmt: skip
+                                              runs.metrics, info, screenshots_under(settings.data_dir))  # fmt: skip
             try:
                 yield
             finally:
@@ -83,7 +84,7 @@ def create_app(
     )
     app.state.access = access
     app.state.orchestra = None
-    for router in (meta.router, assistants.router, threads.router, runs.router):
+    for router in (chat.router, meta.router, assistants.router, threads.router, runs.router):
         app.include_router(router)
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

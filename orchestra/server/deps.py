@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -29,6 +30,7 @@ class ServerParts:
     locks: ThreadLocks
     metrics: ServerMetrics
     info: dict[str, Any]
+    screenshots_dir: Path  # where the answers' screenshots are (`GET /threads/{id}/screenshots/{name}`)
 
 
 def parts(request: Request) -> ServerParts:

@@ -90,7 +90,7 @@ async def test_a_request_without_a_key_gets_401(server_url: str) -> None:
         assert (await http.post("/threads/search", json={}, headers={"x-api-key": "wrong"})).status_code == 401
         bearer = {"authorization": f"Bearer {KEYS['acme']}"}
         assert (await http.post("/threads/search", json={}, headers=bearer)).status_code == 200
-        assert (await http.get("/ok")).json() == {"ok": True}  # health checks need no key
+        assert (await http.get("/ok")).json() == {"ok": True, "key_required": True}  # health checks need no key
         assert (await http.get("/metrics")).status_code == 401
 
 
@@ -159,3 +159,14 @@ async def test_metrics_count_runs_by_graph_and_status(acme: LangGraphClient, ser
     assert 'orchestra_server_model_calls_total{graph="metered"} 1.0' in text
     assert 'orchestra_server_model_tokens_total{graph="metered",kind="input"} 12.0' in text
     assert 'orchestra_server_model_cost_usd_total{graph="metered"} 0.0042' in text
+
+
+async def test_the_chat_page_needs_no_key_and_is_served_without_blocking_the_event_loop(server_url: str) -> None:
+    async with httpx.AsyncClient(base_url=server_url) as http:
+        page = await http.get("/")
+        assert page.status_code == 200
+        assert '<script type="module" src="/chat/chat.js">' in page.text
+        assert (await http.get("/chat/chat.js")).status_code == 200
+        missing = await http.get("/chat/nothing.js")
+        assert missing.status_code == 404
+        assert "no such file of the chat page" in missing.json()["detail"]

@@ -15,9 +15,9 @@ from orchestra.server.jsonio import JsonReply
 router = APIRouter(tags=["meta"], route_class=JsonRoute)
 
 
-@router.get("/ok", summary="Health check (no key needed)")
-async def ok() -> JsonReply:
-    return JsonReply({"ok": True})
+@router.get("/ok", summary="Health check (no key needed); `key_required` says whether other routes need one")
+async def ok(request: Request) -> JsonReply:
+    return JsonReply({"ok": True, "key_required": request.app.state.access.tenants.enabled})
 
 
 def server_info() -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -11,7 +13,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from orchestra.server.bodies import JsonRoute
 from orchestra.server.deps import Parts, ServerParts, Tenant
-from orchestra.server.errors import BadRequest, Conflict, Unprocessable, thread_not_found
+from orchestra.server.errors import BadRequest, Conflict, NotFound, Unprocessable, thread_not_found
 from orchestra.server.jsonio import JsonReply, normalized
 from orchestra.server.records import ThreadRecord, new_id
 from orchestra.server.schemas import (
@@ -144,6 +146,32 @@ async def _state(
 @router.get("/{thread_id}/state", summary="The thread's latest state: values, next nodes, tasks and interrupts")
 async def state(thread_id: str, server: Parts, tenant: Tenant, subgraphs: bool = False) -> JsonReply:
     return JsonReply(await _state(server, tenant, thread_id, None, subgraphs))
+
+
+@router.get(
+    "/{thread_id}/screenshots/{name}",
+    summary="A screenshot one of the thread's answers shows (a deployed page)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+async def screenshot(thread_id: str, name: str, server: Parts, tenant: Tenant) -> Response:
+    values = (await _state(server, tenant, thread_id, None, False))["values"]
+    shown = {_screenshot_of(message) for message in values.get("messages", [])}
+    if name not in shown:  # only what an answer of this thread shows, never any file the browser pool wrote
+        raise NotFound(f"no answer of this thread shows a screenshot named {name[:100]!r}")
+    try:
+        image = await asyncio.to_thread((server.screenshots_dir / Path(name).name).read_bytes)
+    except OSError:
+        raise NotFound(f"the screenshot {name[:100]!r} is no longer on the server") from None
+    return Response(image, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
+
+
+def _screenshot_of(message: Any) -> str | None:
+    """The screenshot an answer shows (see `orchestra.graphs.visuals`)."""
+    if not isinstance(message, dict):
+        return None
+    shown = message.get("response_metadata", {}).get("orchestra", {}).get("visuals", {})
+    return shown.get("deployment", {}).get("screenshot")
 
 
 @router.get("/{thread_id}/state/{checkpoint_id}", summary="The thread's state at one checkpoint")
