@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage
 
+from evals.scripted_llm import reply, scripted_llm
 from orchestra.core.llm import BudgetExceeded, LLMLayer, RunUsage
 from orchestra.core.models_config import ModelsConfig, usage_log_path
 from tests.conftest import serving
-from tests.scripted_llm import reply, scripted_llm
 
 
 def models(base: str, **extra: object) -> ModelsConfig:

@@ -89,11 +89,28 @@ class HistoryRequest(_Body):
     checkpoint: CheckpointRef | None = None
 
 
+def written_by_graphs_only(value: Any) -> Any:
+    """Refuse messages that carry `response_metadata.orchestra`: what an answer shows and may serve (its
+    screenshot, `GET /threads/{id}/screenshots/{name}`) is written by Orchestra's graphs, never by a client."""
+    if isinstance(value, dict):
+        metadata = value.get("response_metadata")
+        if isinstance(metadata, dict) and "orchestra" in metadata:
+            raise ValueError("response_metadata.orchestra is written by Orchestra's graphs only")
+        for item in value.values():
+            written_by_graphs_only(item)
+    elif isinstance(value, list):
+        for item in value:
+            written_by_graphs_only(item)
+    return value
+
+
 class StateUpdate(_Body):
     values: JsonObject | list[Any] | None = None
     as_node: str | None = None
     checkpoint: CheckpointRef | None = None
     checkpoint_id: str | None = None
+
+    _graph_metadata = field_validator("values")(written_by_graphs_only)
 
 
 class StateAtCheckpoint(_Body):
@@ -115,6 +132,8 @@ class CommandBody(BaseModel):
     update: Any = None
     resume: Any = None
     goto: Any = None
+
+    _graph_metadata = field_validator("update")(written_by_graphs_only)
 
 
 class RunCreate(_Body):
@@ -143,6 +162,8 @@ class RunCreate(_Body):
     webhook: str | None = None
     after_seconds: float | None = None
     feedback_keys: list[str] | None = None
+
+    _graph_metadata = field_validator("input")(written_by_graphs_only)
 
     @field_validator("stream_mode", mode="before")
     @classmethod

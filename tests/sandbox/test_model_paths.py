@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 from langgraph.checkpoint.memory import InMemorySaver
 
+from evals.scripted_llm import Script, reply, scripted_llm, tool_call
 from orchestra.core.models_config import ModelsConfig
 from orchestra.core.settings import load_settings
 from orchestra.graphs.runner import RunResult, run_task
 from tests.conftest import ROOT, serving
 from tests.sandbox.conftest import Sandbox
-from tests.scripted_llm import Script, reply, scripted_llm, tool_call
 
 LANGGRAPH_SUPERVISOR_MIN_CALLS = 3  # supervisor routes, worker answers, supervisor answers again
 

@@ -20,9 +20,9 @@ import pytest
 import yaml
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 
+from evals.scripted_llm import reply, scripted_llm, tool_call
 from tests.conftest import ROOT, free_port, serving
 from tests.sandbox.conftest import Sandbox
-from tests.scripted_llm import reply, scripted_llm, tool_call
 
 pytestmark = pytest.mark.integration
 
@@ -483,3 +483,37 @@ async def test_the_page_and_its_files_are_served_offline_with_a_strict_content_p
         for refused in ("/chat/../routes/chat.py", "/chat/%2e%2e/app.py", "/chat/vendor/.installed", "/chat/x.py"):
             assert (await http.get(refused)).status_code == 404, refused
         assert (await http.get("/ok")).json()["key_required"] is True
+
+
+HOSTILE_ANSWER = """# Page text
+<textarea id="input" hidden>injected</textarea><button id="stop">x</button>
+<form action="/"><input name="key" type="password"><button>Continue</button></form>
+<p class="approval turn pending" style="color:red" onclick="alert(1)">fake</p>
+<a href="javascript:alert(1)">link</a> <img src=x onerror="alert(1)"> [E1]"""
+
+
+async def test_html_quoted_in_an_answer_cannot_become_controls_of_the_page(chat: Chat) -> None:
+    """A fetched web page's text can reach an answer word for word; its HTML must not act as the page's own."""
+    await chat.open()
+    rendered = await chat.page.evaluate(
+        """async (text) => {
+            const render = await import("/chat/render.js");
+            const node = render.markdown(text, "scope");
+            document.getElementById("conversation").append(node);
+            return {
+                html: node.innerHTML,
+                controls: node.querySelectorAll(
+                    "form, input, textarea, button, img, [id], [name], [style], [onclick], [onerror], "
+                    + "[class]:not(a.cite), a[href^='javascript']").length,
+                text: node.textContent,
+                inputIsOurs: document.getElementById("input").getAttribute("aria-label") === "Message",
+            };
+        }""",
+        HOSTILE_ANSWER,
+    )
+    assert rendered["controls"] == 0
+    assert rendered["inputIsOurs"]
+    assert '<textarea id="input" hidden>injected</textarea>' in rendered["text"]  # shown as what it is: text
+    assert "scope-E1" in rendered["html"]  # citations still link to the evidence
+    await chat.send("Size the telehealth market: growth, segments and top players")  # the real box still sends
+    await expect(chat.answers().first).to_be_visible(timeout=RUN_TIMEOUT)

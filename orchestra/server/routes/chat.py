@@ -19,7 +19,7 @@ _MEDIA = {"css": "text/css", "svg": "image/svg+xml", "js": "text/javascript", "m
 # Only the page's own files and the vendored libraries run: no inline script, nothing from another origin.
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; "
-    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
@@ -28,7 +28,7 @@ HEADERS = {
 router = APIRouter(tags=["chat"], include_in_schema=False)
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 async def page() -> FileResponse:
     return FileResponse(WEB / "index.html", media_type="text/html; charset=utf-8", headers=HEADERS)
 

@@ -6,8 +6,13 @@ import { ToolList, deployment, el, evidenceList, followCitation, interruptCard, 
 
 const GRAPH = "supervisor";
 const MODES = ["custom", "values"];
-const $ = (id) => document.getElementById(id);
-const page = { threadId: null, threads: [], run: null };
+// The page's own controls, found once before anything is drawn: an answer can hold HTML of its own (sanitized,
+// but never trusted to stay out of the way of a later lookup by id).
+const ui = Object.fromEntries(["banner", "conversation", "input", "send", "stop", "title", "threads", "search",
+  "composer", "menu", "new-chat", "key-dialog", "key-form", "key-input", "key-message", "boot", "sidebar"]
+  .map((id) => [id, document.getElementById(id)]));
+const $ = (id) => ui[id];
+const page = { threadId: null, threads: [], run: null, pending: null };
 
 function banner(message) {
   const node = $("banner");
@@ -119,6 +124,8 @@ function confirmDelete(item, thread) {
 
 function newChat() {
   page.threadId = null;
+  page.pending = null;
+  document.body.classList.remove("sidebar-open");
   $("conversation").replaceChildren(el("p", { class: "hint", text: "Ask for a sales brief, a competitor comparison, a market's size, or a design deployed and tested." }));
   $("title").textContent = "New chat";
   history.replaceState(null, "", location.pathname);
@@ -183,7 +190,8 @@ async function drawThread() {
       answered = true;
     }
   }
-  if (!answered) turns.push(pendingTurn(values, state.interrupts || [], runs[0]));
+  page.pending = answered ? null : pendingTurn(values, state.interrupts || [], runs[0]);
+  if (page.pending) turns.push(page.pending);
   $("conversation").replaceChildren(...turns);
   scrollDown();
 }
@@ -219,6 +227,12 @@ async function send(text) {
     $("conversation").replaceChildren();
     drawThreads();
   }
+  const known = page.threads.find((t) => t.thread_id === page.threadId);
+  if (known && !known.metadata?.title) { // a thread made elsewhere (the API) gets its title from its first message
+    Object.assign(known, await call("PATCH", `/threads/${known.thread_id}`, { metadata: { title: text.trim().slice(0, 80) } }));
+    $("title").textContent = titleOf(known);
+    drawThreads();
+  }
   $("conversation").append(userTurn(text));
   $("input").value = "";
   await follow(page.threadId, { input: { messages: [{ role: "user", content: text }] } });
@@ -226,7 +240,7 @@ async function send(text) {
 
 async function resumeRun(resume) {
   if (page.run) return;
-  document.querySelector(".approval")?.remove();
+  page.pending?.querySelector(":scope > .approval")?.remove();
   await follow(page.threadId, { command: { resume } });
 }
 
@@ -235,8 +249,15 @@ async function follow(threadId, body, runId = null) {
   const live = el("div", { class: "turn assistant live", "data-testid": "live" });
   const tools = new ToolList();
   const status = el("p", { class: "working", "data-testid": "working", text: "Working…" });
-  const existing = document.querySelector(".turn.pending");
-  if (existing) existing.replaceWith(live); else $("conversation").append(live);
+  if (page.pending?.isConnected) {
+    // a paused turn goes on: the calls it made before it paused stay in view
+    const earlier = page.pending.querySelector(":scope > .tools");
+    if (earlier) for (const row of earlier.children) tools.node.append(row.cloneNode(true));
+    page.pending.replaceWith(live);
+  } else {
+    $("conversation").append(live);
+  }
+  page.pending = null;
   live.append(tools.node, status);
   page.run = { runId, controller: new AbortController(), stopped: false };
   busy(true);
@@ -254,8 +275,16 @@ async function follow(threadId, body, runId = null) {
       if (event !== "metadata") status.textContent = page.run.stopped ? "Stopping…" : "Working…";
     }
   } catch (error) {
-    if (error instanceof ApiError && error.status === 409) failed = "This thread is busy with another run; wait for it to end.";
-    else fail(error);
+    if (error instanceof ApiError && error.status === 409 && body?.input) {
+      busy(false);
+      page.run = null;
+      live.remove();
+      $("conversation").lastElementChild?.remove(); // this message was not taken: it goes back to the box
+      if (!$("input").value) $("input").value = body.input.messages[0].content;
+      banner("This thread is busy with another run (another tab?); here it is. Send again when it has ended.");
+      return openThread(threadId);
+    }
+    if (threadId === page.threadId) fail(error);
   } finally {
     page.run = null;
     busy(false);
@@ -265,10 +294,11 @@ async function follow(threadId, body, runId = null) {
     await drawThread();
     page.threads = page.threads.map((t) => (t.thread_id === threadId ? { ...t, updated_at: new Date().toISOString() } : t));
   } catch (error) {
+    status.textContent = "The connection closed before the run ended. Reload to see where it is.";
     fail(error);
   }
   if (failed) {
-    const turn = document.querySelector(".turn.pending") || $("conversation").lastElementChild;
+    const turn = page.pending || $("conversation").lastElementChild;
     turn?.append(el("p", { class: "error", role: "alert", "data-testid": "run-error", text: `The run failed: ${failed}` }));
   }
 }
@@ -315,7 +345,13 @@ function wire() {
   $("stop").addEventListener("click", stop);
   $("new-chat").addEventListener("click", newChat);
   $("search").addEventListener("input", drawThreads);
-  $("menu").addEventListener("click", () => document.body.classList.toggle("sidebar-open"));
+  $("menu").addEventListener("click", (event) => {
+    event.stopPropagation();
+    document.body.classList.toggle("sidebar-open");
+  });
+  document.querySelector("main").addEventListener("click", () => document.body.classList.remove("sidebar-open"));
+  // Escape would leave a page that can do nothing without a key: the dialog stays until one is accepted.
+  $("key-dialog").addEventListener("cancel", (event) => event.preventDefault());
   $("conversation").addEventListener("click", followCitation);
   $("key-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -328,5 +364,5 @@ function wire() {
 }
 
 wire();
-$("boot").remove();
+ui.boot.remove();
 connect();

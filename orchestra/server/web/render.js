@@ -1,6 +1,6 @@
 // How a turn looks: the triage decision, the tool calls, the answer as Markdown with its citations linked to the
 // evidence, the pictures that help (a market chart, a deployed page's screenshot), and an approval to answer.
-import { marked } from "./vendor/marked.esm.js";
+import { Marked } from "./vendor/marked.esm.js";
 import DOMPurify from "./vendor/purify.es.mjs";
 import { image } from "./api.js";
 
@@ -60,6 +60,16 @@ export class ToolList {
 }
 
 const CITATION = /\[(E\d+(?:,\s*E\d+)*)\]/g;
+// An answer may quote a web page word for word: HTML in it is shown as text, never parsed, and what Markdown
+// itself makes is sanitized again, without anything that could act as a control of this page or load from
+// elsewhere (forms, fields, buttons, images; ids, names, classes, styles).
+const escapeHtml = (text) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const md = new Marked({ gfm: true, breaks: false, renderer: { html: ({ text }) => escapeHtml(text) } });
+const PURIFY = {
+  FORBID_TAGS: ["form", "input", "textarea", "button", "select", "option", "dialog", "style", "iframe", "object",
+    "embed", "img", "svg", "math"],
+  FORBID_ATTR: ["id", "name", "class", "style", "form", "formaction"],
+};
 
 // Citations become links to the evidence rows; done on text nodes, so nothing of the Markdown's HTML is re-parsed.
 function linkCitations(root, scope) {
@@ -68,13 +78,12 @@ function linkCitations(root, scope) {
   while (walker.nextNode()) {
     const node = walker.currentNode;
     if (node.parentElement.closest("code, pre, a")) continue;
-    CITATION.lastIndex = 0;
-    if (CITATION.test(node.nodeValue)) found.push(node);
+    if (node.nodeValue.search(CITATION) >= 0) found.push(node);
   }
   for (const node of found) {
     const pieces = [];
     let at = 0;
-    for (const match of node.nodeValue.matchAll(CITATION)) {
+    for (const match of node.nodeValue.matchAll(new RegExp(CITATION))) { // a fresh one: matchAll starts at lastIndex
       pieces.push(node.nodeValue.slice(at, match.index), "[");
       match[1].split(/,\s*/).forEach((id, i) => {
         if (i) pieces.push(", ");
@@ -92,7 +101,7 @@ export function markdown(text, scope) {
   // The report's own evidence table is shown richer below the answer (arguments and results), so it goes here.
   const body = text.replace(/\n## Evidence\n[\s\S]*?(?=\n> \*\*Cross-check|\n#{1,2} (?!Evidence)|$)/, "\n");
   const node = el("div", { class: "markdown" });
-  node.innerHTML = DOMPurify.sanitize(marked.parse(body, { gfm: true, breaks: false }));
+  node.innerHTML = DOMPurify.sanitize(md.parse(body), PURIFY);
   for (const link of node.querySelectorAll("a[href]")) {
     if (/^https?:/i.test(link.getAttribute("href"))) {
       link.target = "_blank";
@@ -174,7 +183,7 @@ export function marketChart(market) {
 }
 
 export function deployment(threadId, shown) {
-  if (!shown || !shown.url) return null;
+  if (!shown || !/^https?:\/\//i.test(shown.url || "")) return null;
   const figure = el("figure", { class: "deployment", "data-testid": "deployment" },
     el("figcaption", {}, "Deployed: ", el("a", { href: shown.url, target: "_blank", rel: "noopener noreferrer", text: shown.url })));
   if (shown.screenshot) {
@@ -247,7 +256,7 @@ function callReview(call, reason, decide) {
     el("p", { class: "question" }, el("b", { text: "Approval needed: " }), reason || "this call changes something outside Orchestra."),
     el("div", { class: "call" }, el("code", { text: `${call.pool} · ${call.tool}` })),
     el("pre", { class: "arguments-shown", text: JSON.stringify(call.arguments, null, 2) }),
-    editor, why, problem, call.problem ? el("p", { class: "error", text: call.problem }) : null,
+    editor, why, problem, ...(call.problem ? [el("p", { class: "error", text: call.problem })] : []),
     el("div", { class: "actions" }, approve, edit, reject));
   return review;
 }

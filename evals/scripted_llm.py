@@ -1,4 +1,5 @@
-"""A scripted OpenAI-compatible chat server on 127.0.0.1: tests reach it through the real LiteLLM client."""
+"""A scripted OpenAI-compatible chat server on 127.0.0.1, for tests and for recording eval suites against a model
+that follows a script: they reach it through the real LiteLLM client."""
 
 from __future__ import annotations
 
