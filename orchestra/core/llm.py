@@ -52,7 +52,7 @@ class RunUsage:
                 "cost_usd": round(self.cost_usd, 6), "models": dict(self.models)}  # fmt: skip
 
 
-class _UsageRecorder(BaseCallbackHandler):
+class UsageRecorder(BaseCallbackHandler):
     """Counts each finished call into the run's usage and appends it to the local call log."""
 
     raise_error = True  # a spent budget must stop the call, not just be logged by LangChain
@@ -121,17 +121,20 @@ class LLMLayer:
             params["api_base"] = expand_env(route.api_base, self._environ)
         return params
 
-    def chat_model(self, tier: str, usage: RunUsage) -> BaseChatModel:
-        """A chat model for `tier` (falling back to the other tier); never called when offline."""
+    def resolve(self, tier: str) -> str:
+        """The tier that answers for `tier`: itself, or the other one when it has no model; never when offline."""
         if self.offline:
             raise RuntimeError("no model is configured (offline mode); the caller must not ask for one")
-        if not self.has(tier):
-            tier = "premium" if self.has("premium") else "fast"
+        return tier if self.has(tier) else "premium" if self.has("premium") else "fast"
+
+    def chat_model(self, tier: str, usage: RunUsage) -> BaseChatModel:
+        """A chat model for `tier` (falling back to the other tier); never called when offline."""
+        tier = self.resolve(tier)
         _use_bundled_prices()
         from langchain_litellm import ChatLiteLLMRouter
 
         return ChatLiteLLMRouter(
-            router=self._litellm_router(), model=tier, callbacks=[_UsageRecorder(self, tier, usage)]
+            router=self._litellm_router(), model=tier, callbacks=[UsageRecorder(self, tier, usage)]
         )
 
     def panel(self, usage: RunUsage) -> list[tuple[str, BaseChatModel]]:
@@ -142,7 +145,7 @@ class LLMLayer:
         router = self._litellm_router() if self.has("panel") else None
         return [
             (route.model, ChatLiteLLMRouter(router=router, model=f"panel/{index}",
-                                            callbacks=[_UsageRecorder(self, "panel", usage)]))
+                                            callbacks=[UsageRecorder(self, "panel", usage)]))
             for index, route in enumerate(self.routes.get("panel", []))
         ]  # fmt: skip
 

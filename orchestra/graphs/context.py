@@ -14,7 +14,7 @@ from orchestra.core.llm import LLMLayer
 from orchestra.core.settings import OrchestraSettings, load_settings, runtime_environment
 from orchestra.graphs.state import RunContext
 from orchestra.tools.gateway_client import DEFAULT_GATEWAY, auth_headers
-from orchestra.tools.sessions import ToolSessions
+from orchestra.tools.sessions import ThreadTools, ToolSessions
 
 
 class ServedContexts:
@@ -38,18 +38,23 @@ class ServedContexts:
 
     def for_run(self, thread_id: str) -> RunContext:
         """A fresh context for one run of `thread_id` (its own usage count), over the thread's tool sessions."""
-        routing = self.settings.routing
-        return RunContext(
-            tools=self.sessions.for_thread(thread_id),
-            llm=self.llm,
-            reports_dir=self.settings.data_dir / "reports",
-            auto_approve_pools=frozenset(routing.approvals.auto_approve_pools),
-            triage_model_below=routing.triage.model_below_confidence,
-            evidence_fresh_for=routing.follow_ups.evidence_fresh_for,
-        )
+        return run_context(self.settings, self.sessions.for_thread(thread_id), self.llm)
 
     async def aclose(self) -> None:
         await self.sessions.aclose()
+
+
+def run_context(settings: OrchestraSettings, tools: ThreadTools, llm: LLMLayer) -> RunContext:
+    """A run's context over these tools and models, with the settings' routing choices."""
+    routing = settings.routing
+    return RunContext(
+        tools=tools,
+        llm=llm,
+        reports_dir=settings.data_dir / "reports",
+        auto_approve_pools=frozenset(routing.approvals.auto_approve_pools),
+        triage_model_below=routing.triage.model_below_confidence,
+        evidence_fresh_for=routing.follow_ups.evidence_fresh_for,
+    )
 
 
 _served: ServedContexts | None = None

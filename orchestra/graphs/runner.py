@@ -10,11 +10,13 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
 from orchestra.core.settings import OrchestraSettings
 from orchestra.graphs.context import ServedContexts
 from orchestra.graphs.evidence import turn_evidence
+from orchestra.graphs.state import RunContext
 from orchestra.graphs.supervisor import build_graph
 from orchestra.graphs.turns import text_of
 
@@ -63,32 +65,46 @@ async def run_task(
     are asked through `approve` as they come, progress arrives as the graph's `custom` events."""
     thread_id = thread_id or new_thread_id()
     contexts = await ServedContexts.create(settings, environ, gateway_url, headers or {})
-    context = contexts.for_run(thread_id)
-    graph = build_graph().compile(checkpointer=checkpointer)
+    try:
+        return await run_turn(task, contexts.for_run(thread_id), checkpointer, thread_id, progress, approve)
+    finally:
+        await contexts.aclose()
+
+
+async def run_turn(
+    task: str,
+    context: RunContext,
+    checkpointer: BaseCheckpointSaver,
+    thread_id: str,
+    progress: Progress | None = None,
+    approve: Approver | None = None,
+    graph: CompiledStateGraph | None = None,
+) -> RunResult:
+    """`run_task` with a run context of the caller's (its tools and models; the evals bring recorded ones), and
+    the supervisor graph compiled over `checkpointer` (by the caller when it runs many turns: compiling takes
+    tens of milliseconds)."""
+    graph = graph or build_graph().compile(checkpointer=checkpointer)
     config: dict[str, Any] = {"configurable": {"thread_id": thread_id}}
     notify = progress or (lambda kind, data: None)
     pending: Any = {"task": task}
-    try:
-        snapshot = await graph.aget_state(config)
-        if snapshot.next and _last_request(snapshot.values) == task:
-            pending = None  # this task was interrupted on this thread: resume from its last checkpoint
-            notify("resume", {"next": list(snapshot.next)})
-        while True:
-            # "sync": each step's checkpoint is written before the next step starts, so a run killed mid-way
-            # resumes at the step it was in (the default writes in the background and may lose the last step).
-            async for _, event in graph.astream(
-                pending, config, context=context, stream_mode="custom", subgraphs=True, durability="sync"
-            ):
-                _report_progress(notify, event)
-            state = await graph.aget_state(config)
-            interrupts = [i for task_ in state.tasks for i in task_.interrupts]
-            if not interrupts:
-                break
-            if approve is None:
-                raise PermissionError(f"the run needs an approval and no approver is present: {interrupts[0].value}")
-            pending = Command(resume=await _decide(interrupts[0].value, approve, notify))
-    finally:
-        await contexts.aclose()
+    snapshot = await graph.aget_state(config)
+    if snapshot.next and _last_request(snapshot.values) == task:
+        pending = None  # this task was interrupted on this thread: resume from its last checkpoint
+        notify("resume", {"next": list(snapshot.next)})
+    while True:
+        # "sync": each step's checkpoint is written before the next step starts, so a run killed mid-way
+        # resumes at the step it was in (the default writes in the background and may lose the last step).
+        async for _, event in graph.astream(
+            pending, config, context=context, stream_mode="custom", subgraphs=True, durability="sync"
+        ):
+            _report_progress(notify, event)
+        state = await graph.aget_state(config)
+        interrupts = [i for task_ in state.tasks for i in task_.interrupts]
+        if not interrupts:
+            break
+        if approve is None:
+            raise PermissionError(f"the run needs an approval and no approver is present: {interrupts[0].value}")
+        pending = Command(resume=await _decide(interrupts[0].value, approve, notify))
     values = state.values
     report = Path(values["report_path"]) if values.get("report_path") else None
     return RunResult(thread_id, values.get("answer", ""), values.get("triage", {}), values.get("flags", []),

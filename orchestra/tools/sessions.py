@@ -147,10 +147,11 @@ class ThreadTools:
             if _session_gone(exc):  # e.g. its browser was released after idling: the next call opens a new one
                 self._sessions.pop(tier, None)
                 self._lost[tier] = str(exc)[:300]
-            call = self._record(pool, tool, arguments, False, None, str(exc), started)
+            call = self._record(pool, tool, arguments, False, None, str(exc), self._took(started, exc))
             raise ToolCallError(f"{call.label} failed: {exc}") from None
         text = "\n".join(b.text for b in result.content if isinstance(b, types.TextContent))
-        call = self._record(pool, tool, arguments, not result.isError, _structured(result, text), text, started)
+        took = self._took(started, result)
+        call = self._record(pool, tool, arguments, not result.isError, _structured(result, text), text, took)
         if result.isError:
             raise ToolCallError(f"{call.label} said: {text[:500]}")
         return call
@@ -171,11 +172,14 @@ class ThreadTools:
         lost = None if holder.cancelled() else holder.exception()
         raise lost or ConnectionError("the connection to the gateway closed")
 
+    def _took(self, started: float, answer: object) -> float:
+        """How long a call took, in ms, from when it started to its `answer` (a result, or the error it raised)."""
+        return round((time.perf_counter() - started) * 1000, 1)
+
     def _record(
-        self, pool: str, tool: str, arguments: dict[str, Any], ok: bool, result: Any, text: str, started: float
+        self, pool: str, tool: str, arguments: dict[str, Any], ok: bool, result: Any, text: str, took: float
     ) -> ToolCall:
-        call = ToolCall(f"E{len(self.calls) + 1}", pool, tool, arguments, ok, result, text,
-                        round((time.perf_counter() - started) * 1000, 1))  # fmt: skip
+        call = ToolCall(f"E{len(self.calls) + 1}", pool, tool, arguments, ok, result, text, took)
         self.calls.append(call)
         return call
 
