@@ -9,7 +9,7 @@ VENV_MCP2 := .venv-mcp2
 # The web chat's libraries, copied from node_modules (package-lock.json pins them) into the package it serves from.
 WEB_VENDOR := orchestra/server/web/vendor
 
-.PHONY: setup demo test lint bench lock clean
+.PHONY: setup demo test lint eval bench lock clean
 
 setup: $(VENV)/.installed $(VENV_MCP2)/.installed node_modules/.installed $(WEB_VENDOR)/.installed $(VENV)/.readability \
 	system-packages
@@ -57,11 +57,18 @@ lint: $(VENV)/.installed
 
 test: setup lint
 	$(VENV)/bin/pytest
+	$(MAKE) --no-print-directory eval
+
+# Replays every shipped evaluation suite from its cassettes (no gateway, no model, no network); reports in var/eval/.
+eval: setup
+	$(VENV)/bin/orchestra eval run evals/suites/*.yaml --json var/eval/results.json --junit var/eval/junit.xml \
+		--html var/eval/report.html
 
 bench: setup
 	$(PY) -m bench.gateway --contextforge
 	$(PY) -m bench.eras
 	$(PY) -m bench.server
+	$(PY) -m bench.evals
 
 # Re-resolve the pinned Python dependencies after changing pyproject.toml or requirements-mcp2.in.
 lock: $(VENV)/.installed

@@ -60,3 +60,17 @@ def test_server_benchmark_measures_every_target_side_by_side(tmp_path: Path) -> 
         assert all(result["runs_per_second"].values())
         assert result["graph_ms"]["p50"] > 0
         assert result["wall_ms"]["p50"] > result["graph_ms"]["p50"]  # the overhead is what the graph did not take
+
+
+def test_evals_benchmark_runs_cases_live_and_replayed_side_by_side(tmp_path: Path) -> None:
+    output = tmp_path / "evals.json"
+    suite = str(ROOT / "evals" / "suites" / "questions.yaml")
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.evals", "--suites", suite, "--rounds", "1", "--output", str(output)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(output.read_text())
+    assert result["live"]["cases"] == result["replay"]["cases"] == 5
+    assert result["same_scores"] == 5
+    assert result["speedup"] > 1

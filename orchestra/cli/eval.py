@@ -77,6 +77,9 @@ def run_command(
     html_path: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report.")] = None,
     real_models: RealModelsOption = False,
     gateway: GatewayOption = None,
+    langsmith: Annotated[
+        bool, typer.Option("--langsmith", help="Also upload the results as a LangSmith experiment (LANGSMITH_API_KEY).")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Replay suites from their cassettes: no gateway, no model, no network; a request that differs from the
@@ -90,8 +93,20 @@ def run_command(
     loaded = _suites(suites)
     settings = settings_or_exit(config)
     environ = runtime_environment(settings, config_path=config)
+    if langsmith and not environ.get("LANGSMITH_API_KEY"):
+        err.print("[red]error:[/red] --langsmith needs LANGSMITH_API_KEY in the environment")
+        raise typer.Exit(2)
     results = asyncio.run(_run(loaded, settings, environ, mode, only=set(case or []) or None,
                                real_models=real_models, gateway=gateway))  # fmt: skip
+    if langsmith:
+        from orchestra.evals.langsmith import upload
+
+        try:
+            for experiment in upload(results, {s.name: s for s in loaded}, mode, environ):
+                err.print(f"uploaded to LangSmith as the experiment {escape(experiment)}")
+        except Exception as exc:  # the results stand without the upload; say why it failed, key never shown
+            err.print(f"[red]LangSmith upload failed:[/red] {escape(type(exc).__name__)}: "
+                      f"{escape(str(exc).replace(environ['LANGSMITH_API_KEY'], '***')[:300])}")  # fmt: skip
     _finish(results, loaded, mode, json_path, junit_path, html_path)
 
 
