@@ -58,12 +58,16 @@ async def _drain(reader: Any, count: int) -> list[bytes]:
     return [await anext(reader) for _ in range(count)]
 
 
+def _one_stream(monkeypatch: pytest.MonkeyPatch, replay_bytes: int) -> tuple[CallStreams, Any]:
+    monkeypatch.setattr(callstreams, "MAX_REPLAY_BYTES", replay_bytes)
+    streams = CallStreams()
+    return streams, streams.open("s", on_abandon=lambda: None)
+
+
 async def test_a_connected_reader_gets_every_message_of_a_flood_beyond_the_replay_budget(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(callstreams, "MAX_REPLAY_BYTES", 2_000)
-    streams = CallStreams()
-    stream = streams.open("s", on_abandon=lambda: None)
+    streams, stream = _one_stream(monkeypatch, 2_000)
     reader = streams.read(stream)
     stream.add(_message(1))
     first = await _drain(reader, 1)
@@ -78,10 +82,8 @@ async def test_a_connected_reader_gets_every_message_of_a_flood_beyond_the_repla
 
 
 async def test_a_reader_that_stops_reading_cannot_grow_a_stream_past_its_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(callstreams, "MAX_REPLAY_BYTES", 2_000)
     monkeypatch.setattr(callstreams, "MAX_STREAM_BYTES", 8_000)
-    streams = CallStreams()
-    stream = streams.open("s", on_abandon=lambda: None)
+    streams, stream = _one_stream(monkeypatch, 2_000)
     stalled = streams.read(stream, prime=True)
     await anext(stalled)  # the priming event went out, then the client stopped reading
     for n in range(1, 2001):
@@ -111,9 +113,7 @@ async def test_one_session_cannot_push_out_another_sessions_unread_replies(monke
 async def test_a_reconnection_after_the_replay_budget_gets_the_oldest_kept_messages_and_the_reply(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(callstreams, "MAX_REPLAY_BYTES", 2_000)
-    streams = CallStreams()
-    stream = streams.open("s", on_abandon=lambda: None)
+    streams, stream = _one_stream(monkeypatch, 2_000)
     for n in range(1, 201):  # nobody reading
         stream.add(_message(n))
     streams.finish(stream, {"jsonrpc": "2.0", "id": 1, "result": {"content": []}})

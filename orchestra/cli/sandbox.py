@@ -18,6 +18,7 @@ from rich.console import Console
 from orchestra.cli.common import ConfigOption, err, settings_or_exit
 from orchestra.core.settings import OrchestraSettings
 from orchestra.sandbox.build import build_sandbox, ensure_built, read_manifest, remove_sandbox
+from orchestra.sandbox.host import sandbox_id
 from orchestra.sandbox.paths import SandboxPaths
 
 app = typer.Typer(help="The embedded demo world: websites, CRM, warehouse, designs, deployments.", no_args_is_help=True)
@@ -34,10 +35,12 @@ def host_state(paths: SandboxPaths) -> dict[str, Any] | None:
     return state
 
 
-def _healthy(url: str) -> bool:
-    with contextlib.suppress(httpx.HTTPError):
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    return False
+def _serving(url: str) -> str | None:
+    """The sandbox the host at `url` serves (see `sandbox_id`), or None when nothing answers there."""
+    with contextlib.suppress(httpx.HTTPError, ValueError):
+        answer = httpx.get(f"{url}/healthz", timeout=1)
+        return str(answer.json().get("sandbox") or "another") if answer.status_code == 200 else None
+    return None
 
 
 def start_host(settings: OrchestraSettings, paths: SandboxPaths) -> dict[str, Any]:
@@ -50,11 +53,16 @@ def start_host(settings: OrchestraSettings, paths: SandboxPaths) -> dict[str, An
          "--host", config.host, "--port", str(config.port)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not _healthy(config.base_url):
+    deadline, ours = time.monotonic() + 30, sandbox_id(paths)
+    while (serving := _serving(config.base_url)) != ours:
         if process.poll() is not None or time.monotonic() > deadline:
             log_path = paths.root / "host.log"
-            err.print(f"[red]the sandbox host did not start[/red]; see {log_path} (is port {config.port} free?)")
+            held = f"is port {config.port} free?"
+            if serving:
+                held = (f"port {config.port} is held by the sandbox host of another data folder; stop it, or choose "
+                        "another port with ORCHESTRA_SANDBOX__PORT")  # fmt: skip
+            err.print(f"[red]the sandbox host did not start[/red]: {held}; see {log_path}")
+            process.kill()
             raise typer.Exit(1)
         time.sleep(0.1)
     state = {"pid": process.pid, "url": config.base_url}

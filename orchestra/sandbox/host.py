@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -19,7 +20,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 
 from orchestra.core.settings import default_data_dir
@@ -54,6 +55,12 @@ def _site_file(paths: SandboxPaths, domain: str, path: str) -> Path | None:
     if candidate.is_dir():
         candidate = candidate / "index.html"
     return candidate if candidate.is_file() else None
+
+
+def sandbox_id(paths: SandboxPaths) -> str:
+    """Which sandbox a host serves (a digest of its data folder, not the path): `orchestra sandbox up` checks that
+    the host answering on the port is its own, not another data folder's."""
+    return hashlib.sha256(str(paths.root.resolve()).encode()).hexdigest()[:16]
 
 
 def create_sandbox_host(paths: SandboxPaths, base_url: str) -> Starlette:
@@ -100,7 +107,11 @@ def create_sandbox_host(paths: SandboxPaths, base_url: str) -> Starlette:
             f'<a href="/sites/{domain}/">Back</a>'
         )
 
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok", "sandbox": sandbox_id(paths)})
+
     routes = [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/robots.txt", robots),
         Route("/favicon.ico", favicon),
         Route("/", index),

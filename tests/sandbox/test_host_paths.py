@@ -4,11 +4,18 @@ client normalises them), against the real host on 127.0.0.1 over a built world."
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
+from orchestra.sandbox.host import sandbox_id
+from orchestra.sandbox.paths import SandboxPaths
+from tests.conftest import ROOT
 from tests.sandbox.conftest import Sandbox
 
 
@@ -111,4 +118,21 @@ async def test_plain_requests_still_get_pages(sandbox: Sandbox) -> None:
     status, body = await raw_get(sandbox.host_url, f"/sites/{domain}/contact/?plan=team%2fpro".encode())
     assert status == 200  # an encoded '/' in the query string is data, not a path
     status, body = await raw_get(sandbox.host_url, b"/healthz")
-    assert (status, body) == (200, b'{"status":"ok"}')
+    assert status == 200
+    assert json.loads(body) == {"status": "ok", "sandbox": sandbox_id(sandbox.paths)}  # which data folder, hashed
+
+
+async def test_sandbox_up_refuses_a_port_held_by_the_host_of_another_data_folder(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    port = str(httpx.URL(sandbox.host_url).port)
+    environ = {**os.environ, "ORCHESTRA_DATA_DIR": str(tmp_path), "ORCHESTRA_SANDBOX__PORT": port}
+    up = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "orchestra", "sandbox", "up", env=environ, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(up.communicate(), 300)
+    assert up.returncode == 1
+    said = " ".join((out + err).decode().split())
+    assert f"port {port} is held by the sandbox host of another data folder" in said
+    assert not SandboxPaths.under(tmp_path).host_state.exists()  # nothing recorded as its host
