@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -12,10 +14,11 @@ from xml.etree import ElementTree
 
 import pytest
 
+from orchestra.core.models_config import ModelsConfig
 from orchestra.core.settings import load_settings
-from orchestra.evals.cassette import Cassette, CassetteError, CassetteMismatch
-from orchestra.evals.report import compare, html_report, junit, to_json
-from orchestra.evals.runner import Bench, CaseResult, run_suite
+from orchestra.evals.cassette import Cassette, CassetteError, CassetteMismatch, Placeholders
+from orchestra.evals.report import ResultsError, compare, html_report, junit, to_json
+from orchestra.evals.runner import Bench, CaseResult, models_changed, run_suite
 from orchestra.evals.scorers import Score, TurnResult, score_turn
 from orchestra.evals.suite import Expect, SuiteError, Trajectory, load_suite
 from orchestra.evals.trajectory import match_trajectory
@@ -143,7 +146,7 @@ def test_an_unreadable_cassette_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(CassetteError, match="record it with `orchestra eval record`"):
         Cassette.read(tmp_path / "missing.jsonl")
     (tmp_path / "old.jsonl").write_text('{"cassette": 0}\n')
-    with pytest.raises(CassetteError, match="version 0"):
+    with pytest.raises(CassetteError, match="version '0'"):
         Cassette.read(tmp_path / "old.jsonl")
 
 
@@ -219,3 +222,81 @@ async def test_a_changed_prompt_fails_the_cases_that_send_it_with_a_diff_naming_
     assert "-messages[0].content| do not add numbers, names or claims that the report does not contain. Four" in diff
     assert "+messages[0].content| do not add numbers, names or claims that the report does not contain. Five" in diff
     assert all(results[case].passed for case in results.keys() - changed)  # the others never send that prompt
+
+
+def test_placeholders_replace_whole_paths_and_urls_only() -> None:
+    places = Placeholders({"${DATA_DIR}": "/data", "${SANDBOX_URL}": "http://127.0.0.1:9781"})
+    hidden = places.hide({"a": "metadata /data/x /database (/data) http://127.0.0.1:97810 http://127.0.0.1:9781/p"})
+    assert hidden == {"a": "metadata ${DATA_DIR}/x /database (${DATA_DIR}) http://127.0.0.1:97810 ${SANDBOX_URL}/p"}
+    assert places.show(hidden) == {
+        "a": "metadata /data/x /database (/data) http://127.0.0.1:97810 http://127.0.0.1:9781/p"
+    }
+
+
+@pytest.mark.parametrize(
+    ("case", "complaint"),
+    [
+        ({"id": "a", "say": "x", "turns": [{"say": "y"}]}, "either `say`"),
+        ({"id": "a", "say": "x", "approvals": ["approved"]}, "is not an answer"),
+        ({"id": "a", "say": "x", "approvals": [{"edit": "project"}]}, "is not an answer"),
+        ({"id": "a", "say": "x", "expect": {"contains": [{"regex": "(unclosed"}]}}, "regex '\\(unclosed'"),
+    ],
+)
+def test_case_mistakes_are_refused_when_the_suite_loads(tmp_path: Path, case: dict[str, Any], complaint: str) -> None:
+    path = tmp_path / "suite.yaml"
+    path.write_text(json.dumps({"name": "s", "cases": [case]}))
+    with pytest.raises(SuiteError, match=complaint):
+        load_suite(path)
+
+
+def test_numbers_are_found_in_the_answer_not_in_citations_or_the_evidence_table() -> None:
+    answer = "Revenue of $1,200 [E7, E12].\n\n## Evidence\n| E14 | `crm.search` | limit=30 | yes | 5 |"
+    facts = Expect.model_validate({"contains": [{"number": 1200}], "not_contains": [{"number": 7}, {"number": 30}]})
+    assert all(score.passed for score in score_turn(TurnResult(say="q", answer=answer), facts))
+
+
+def test_control_characters_in_a_failure_keep_the_junit_xml_valid() -> None:
+    hostile = CaseResult("s", "c", [TurnResult(say="q")], [Score("x", False, "\x01\x1b[31mred")])
+    tree = ElementTree.fromstring(junit([hostile, CaseResult("s", "e", error="bad \x00 byte")]))
+    assert "\\x1b[31mred" in (tree.find("testsuite/testcase/failure").text or "")  # type: ignore[union-attr]
+
+
+def test_compare_refuses_what_is_not_results_and_a_score_lost_in_a_failing_case_is_worse() -> None:
+    with pytest.raises(ResultsError, match="the first file"):
+        compare({}, to_json(_results(), "replay"))
+    before = to_json(_results(), "replay")
+    after = json.loads(json.dumps(before))
+    after["cases"][1]["scores"].append({"name": "x", "passed": False, "detail": ""})
+    before["cases"][1]["scores"].append({"name": "x", "passed": True, "detail": ""})
+    assert ("s/bad", "worse", "x ✓→✗") in compare(before, after)
+
+
+def test_a_cassette_with_entries_that_are_not_calls_is_refused_naming_the_entry(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"cassette": 1}\n{"tier": "bi"}\n')
+    with pytest.raises(CassetteError, match="entry 2 is not a recorded call"):
+        Cassette.read(path)
+    path.write_text('{"cassette": 1}\n{not json\n')
+    with pytest.raises(CassetteError, match="line 2: not JSON"):
+        Cassette.read(path)
+    path.write_text("[1]\n")
+    with pytest.raises(CassetteError, match="no cassette header"):
+        Cassette.read(path)
+
+
+def test_a_recording_made_with_the_configs_models_is_not_replayed_once_they_change() -> None:
+    cassette = Cassette.new("s", "c", models_from="config", models={"fast": ["openai/gpt-4.1-mini"]})
+    same = ModelsConfig.model_validate({"tiers": {"fast": [{"model": "openai/gpt-4.1-mini"}]}})
+    other = ModelsConfig.model_validate({"tiers": {"fast": [{"model": "anthropic/claude-haiku-4-5"}]}})
+    assert models_changed(cassette, same) is None
+    assert "record it again with --rerecord --real-models" in (models_changed(cassette, other) or "")
+    assert models_changed(Cassette.new("s", "c", models_from="scripted"), other) is None
+
+
+def test_a_case_id_no_suite_has_fails_the_command_instead_of_running_nothing() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "orchestra", "eval", "run", str(SUITES[0]), "--case", "no-such-case"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "no-such-case" in run.stderr

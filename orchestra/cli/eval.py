@@ -14,8 +14,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from orchestra.cli.common import ConfigOption, err, settings_or_exit
 from orchestra.core.settings import OrchestraSettings, runtime_environment
+from orchestra.evals.report import ResultsError, failures, table, write_outputs
 from orchestra.evals.report import compare as compare_runs
-from orchestra.evals.report import failures, table, write_outputs
 from orchestra.evals.runner import CaseResult, Mode, bench_for, run_suite
 from orchestra.evals.suite import Suite, SuiteError, load_suite
 from orchestra.tools.gateway_client import auth_headers
@@ -32,12 +32,17 @@ RealModelsOption = Annotated[
 ]
 
 
-def _suites(paths: list[Path]) -> list[Suite]:
+def _suites(paths: list[Path], cases: list[str] | None) -> list[Suite]:
     try:
-        return [load_suite(path) for path in paths]
+        loaded = [load_suite(path) for path in paths]
     except SuiteError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
+    unknown = set(cases or []) - {case.id for suite in loaded for case in suite.cases}
+    if unknown:  # a mistyped --case must not pass a CI run by running nothing
+        err.print(f"[red]error:[/red] no suite given has the case(s) {escape(', '.join(sorted(unknown)))}")
+        raise typer.Exit(2)
+    return loaded
 
 
 async def _run(suites: list[Suite], settings: OrchestraSettings, environ: dict[str, str], mode: Mode, *,
@@ -90,7 +95,7 @@ def run_command(
         err.print("[red]error:[/red] --rerecord and --live exclude each other")
         raise typer.Exit(2)
     mode: Mode = "record" if rerecord else "live" if live else "replay"
-    loaded = _suites(suites)
+    loaded = _suites(suites, case)
     settings = settings_or_exit(config)
     environ = runtime_environment(settings, config_path=config)
     if langsmith and not environ.get("LANGSMITH_API_KEY"):
@@ -122,7 +127,7 @@ def record_command(
     per case beside each suite, in `cassettes/<suite>/<case>.jsonl`.
 
     Example: `orchestra eval record evals/suites/sales.yaml`"""
-    loaded = _suites(suites)
+    loaded = _suites(suites, case)
     settings = settings_or_exit(config)
     environ = runtime_environment(settings, config_path=config)
     results = asyncio.run(_run(loaded, settings, environ, "record", only=set(case or []) or None,
@@ -141,7 +146,11 @@ def compare_command(
     except (OSError, ValueError) as exc:
         err.print(f"[red]error:[/red] cannot read the results: {escape(str(exc))}")
         raise typer.Exit(2) from None
-    changes = compare_runs(*runs)
+    try:
+        changes = compare_runs(*runs)
+    except ResultsError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
     colors = {"better": "green", "worse": "red", "added": "cyan", "removed": "yellow"}
     for case, change, detail in changes:
         color = colors.get(change, "white")

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 VERSION = 1
+KINDS = ("tool", "tools", "model")
 
 
 class CassetteMismatch(Exception):
@@ -46,8 +48,8 @@ class Placeholders:
 
     def _hide_text(self, text: str) -> str:
         for name, actual in sorted(self.values.items(), key=lambda item: -len(item[1])):
-            if actual:
-                text = text.replace(actual, name)
+            if actual:  # whole paths and URLs only: "/data" must not take the "data" out of "metadata"
+                text = re.sub(rf"(?<![\w.-]){re.escape(actual)}(?![\w.-])", lambda _, name=name: name, text)
         return text
 
     def _show_text(self, text: str) -> str:
@@ -78,6 +80,7 @@ class Cassette:
     entries: list[dict[str, Any]] = field(default_factory=list)
     used: set[int] = field(default_factory=set)
     mismatches: list[str] = field(default_factory=list)
+    answered_ms: float = 0.0  # how long the calls that answered a replay took when they were recorded
 
     @classmethod
     def new(cls, suite: str, case: str, **about: Any) -> Cassette:
@@ -89,13 +92,25 @@ class Cassette:
             lines = path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             raise CassetteError(f"{path}: no cassette; record it with `orchestra eval record`") from None
-        try:
-            header, *entries = [json.loads(line) for line in lines if line.strip()]
-        except (json.JSONDecodeError, ValueError) as exc:
-            raise CassetteError(f"{path}: not a cassette ({exc})") from None
-        if not isinstance(header, dict) or header.get("cassette") != VERSION:
-            raise CassetteError(f"{path}: cassette version {header.get('cassette')!r}, this Orchestra reads "
-                                f"{VERSION}; record it again")  # fmt: skip
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CassetteError(f"{path}: cannot be read ({exc})") from None
+        records = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except ValueError as exc:
+                raise CassetteError(f"{path}, line {number}: not JSON ({exc})") from None
+        if not records or not isinstance(records[0], dict):
+            raise CassetteError(f"{path}: no cassette header; record it again")
+        header, entries = records[0], records[1:]
+        if header.get("cassette") != VERSION:
+            raise CassetteError(f"{path}: cassette version {str(header.get('cassette'))[:20]!r}, this Orchestra "
+                                f"reads {VERSION}; record it again")  # fmt: skip
+        for number, entry in enumerate(entries, start=2):
+            if not isinstance(entry, dict) or entry.get("kind") not in KINDS or not isinstance(entry.get("tier"), str):
+                raise CassetteError(f"{path}: entry {number} is not a recorded call ({str(entry)[:80]})")
         return cls(header, entries)
 
     def write(self, path: Path) -> None:
@@ -119,6 +134,8 @@ class Cassette:
                       if entry["kind"] == kind and (reuse or index not in self.used)]  # fmt: skip
         for index, entry in candidates:
             if canonical(_key_of(entry)) == wanted:
+                if index not in self.used:
+                    self.answered_ms += float(entry.get("duration_ms") or 0.0)
                 self.used.add(index)
                 return entry
         problem = self._mismatch(kind, key, [entry for _, entry in candidates], what)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from rich.markup import escape
 from rich.table import Table
 
 from orchestra.evals.runner import CaseResult
@@ -37,23 +39,34 @@ def table(results: list[CaseResult]) -> Table:
                             ("model calls", "right"), ("cost $", "right"), ("time s", "right")):  # fmt: skip
         view.add_column(column, justify=justify)  # type: ignore[arg-type]
     for result in results:
-        scores = " ".join(f"[green]✓[/green]{s.name}" if s.passed else f"[red]✗[/red]{s.name}" for s in result.scores)
+        scores = " ".join(f"[green]✓[/green]{escape(s.name)}" if s.passed else f"[red]✗[/red]{escape(s.name)}"
+                          for s in result.scores)  # fmt: skip
         verdict = "[green]pass[/green]" if result.passed else "[red]FAIL[/red]"
         if result.known_failure:
             verdict = "[yellow]known failure[/yellow]" if not result.scored_well else "[cyan]fixed?[/cyan]"
         if result.mismatch:
             scores = "[red]request differs from the recording[/red]"
         elif result.error:
-            scores = f"[red]{html.escape(result.error[:120])}[/red]"
-        view.add_row(result.suite, result.case, verdict, scores, str(result.model_calls), f"{result.cost_usd:.4f}",
-                     f"{result.seconds:.2f}")  # fmt: skip
+            scores = f"[red]{escape(printable(result.error[:120]))}[/red]"
+        view.add_row(escape(result.suite), escape(result.case), verdict, scores, str(result.model_calls),
+                     f"{result.cost_usd:.4f}", f"{result.seconds:.2f}")  # fmt: skip
     return view
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """Text with its control characters written out (`\\x1b`): a quoted web page cannot colour a terminal or
+    break the XML of a report."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
 def failures(results: list[CaseResult]) -> list[str]:
-    """What each failed case got wrong, in full (the table only names it)."""
+    """What each failed case got wrong, in full (the table only names it), and every case's notes."""
     lines = []
     for result in results:
+        lines += [f"{result.suite}/{result.case}: note: {note}" for note in result.notes]
         if result.known_failure and result.scored_well:
             lines.append(f"{result.suite}/{result.case}: marked as a known failure ({result.known_failure}) but "
                          "passes now; remove its known_failure")  # fmt: skip
@@ -63,7 +76,7 @@ def failures(results: list[CaseResult]) -> list[str]:
             result.mismatch or result.error or "\n".join(f"{s.name}: {s.detail}" for s in result.scores if not s.passed)
         )
         lines.append(f"{result.suite}/{result.case}:\n" + "\n".join(f"  {line}" for line in why.splitlines()))
-    return lines
+    return [printable(line) for line in lines]
 
 
 def junit(results: list[CaseResult]) -> str:
@@ -81,9 +94,10 @@ def junit(results: list[CaseResult]) -> str:
                 node, "testcase", classname=name, name=result.case, time=f"{result.seconds:.3f}"
             )
             if result.error:
-                ElementTree.SubElement(case, "error", message=result.error[:200]).text = result.error
+                error = printable(result.error)
+                ElementTree.SubElement(case, "error", message=error[:200]).text = error
             elif not result.passed:
-                why = failures([result])[0]
+                why = failures([result])[-1]
                 ElementTree.SubElement(case, "failure", message=why.splitlines()[1].strip()[:200]).text = why
     return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True)
 
@@ -143,10 +157,23 @@ def _e(text: Any) -> str:
     return html.escape(str(text))
 
 
-def compare(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(case, change, detail) for every case whose outcome or scores differ, and cases added or removed."""
-    old = {f"{c['suite']}/{c['case']}": c for c in before["cases"]}
-    new = {f"{c['suite']}/{c['case']}": c for c in after["cases"]}
+class ResultsError(ValueError):
+    """A results file `compare` cannot read; the message says why."""
+
+
+def _cases(results: Any, which: str) -> dict[str, dict[str, Any]]:
+    if not isinstance(results, dict) or results.get("format") != FORMAT or not isinstance(results.get("cases"), list):
+        raise ResultsError(f"{which}: not the results of `orchestra eval run --json` (format {FORMAT})")
+    try:
+        return {f"{c['suite']}/{c['case']}": c for c in results["cases"]}
+    except (KeyError, TypeError):
+        raise ResultsError(f"{which}: a case without suite and case names") from None
+
+
+def compare(before: Any, after: Any) -> list[tuple[str, str, str]]:
+    """(case, change, detail) for every case whose outcome or scores differ, and cases added or removed. A change
+    is "worse" when a case stopped passing or a score stopped passing in it."""
+    old, new = _cases(before, "the first file"), _cases(after, "the second file")
     changes = []
     for key in sorted(old.keys() | new.keys()):
         if key not in new:
@@ -163,7 +190,7 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, st
         if a["passed"] != b["passed"]:
             changes.append((key, "better" if b["passed"] else "worse", "; ".join(flipped)))
         elif flipped:
-            changes.append((key, "changed", "; ".join(flipped)))
+            changes.append((key, "worse" if any("✓→✗" in f for f in flipped) else "better", "; ".join(flipped)))
         if b["model_calls"] != a["model_calls"] or abs(b["cost_usd"] - a["cost_usd"]) > 1e-9:
             changes.append((key, "cost", f"model calls {a['model_calls']}→{b['model_calls']}, "
                                          f"${a['cost_usd']:.4f}→${b['cost_usd']:.4f}"))  # fmt: skip

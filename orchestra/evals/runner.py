@@ -8,8 +8,10 @@ scripted model, that script served as an OpenAI-compatible endpoint on 127.0.0.1
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
+import shutil
 import tempfile
 import time
 import uuid
@@ -87,6 +89,7 @@ class Bench:
     headers: dict[str, str] = field(default_factory=dict)
     models: ModelsConfig | None = None
     data_dir: Path = Path(".")
+    models_from: str = "none"  # none | scripted | config: what a recording's model calls went to
     # One checkpointer and one compiled supervisor for the suite (each case has a thread of its own).
     saver: InMemorySaver = field(default_factory=InMemorySaver)
     graph: Any = None
@@ -116,9 +119,8 @@ def _approver(answers: list[Answer], asked: list[str]) -> Callable[[dict[str, An
 
     async def approve(request: dict[str, Any]) -> dict[str, Any]:
         tool, pool = str(request.get("tool", "")), request.get("pool")
-        asked.append(
-            "choice" if request.get("kind") == "choice" else tool if "." in tool or not pool else f"{pool}.{tool}"
-        )
+        label = tool if "." in tool or not pool else f"{pool}.{tool}"
+        asked.append("choice" if request.get("kind") == "choice" else label.replace("__", ".", 1))  # pool.tool
         if not left:
             raise NoAnswerLeft(f"the run asked about {asked[-1]} and the case has no answer left for it")
         return _answer(left.pop(0), request)
@@ -138,33 +140,44 @@ async def run_case(suite: Suite, case: Case, bench: Bench) -> CaseResult:
     outcome = CaseResult(suite.name, case.id, known_failure=case.known_failure)
     path = suite.cassette_path(case)
     try:
-        cassette = Cassette.read(path) if bench.mode == "replay" else Cassette.new(
+        cassette = await asyncio.to_thread(Cassette.read, path) if bench.mode == "replay" else Cassette.new(
             suite.name, case.id, recorded_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            orchestra=version("mcp-orchestra"), model=suite.model,
+            orchestra=version("mcp-orchestra"), model=suite.model, models_from=bench.models_from,
         )  # fmt: skip
     except CassetteError as exc:
         outcome.error = str(exc)
+        return outcome
+    if bench.mode == "replay" and (changed := models_changed(cassette, bench.settings.models)):
+        outcome.mismatch = changed
         return outcome
     sandbox_url = bench.environ.get("ORCHESTRA_SANDBOX_URL") or bench.settings.sandbox.base_url
     places = Placeholders({"${DATA_DIR}": str(bench.data_dir), "${SANDBOX_URL}": sandbox_url.rstrip("/")})
     settings = bench.settings.model_copy(update={"data_dir": bench.data_dir})
     recording = bench.mode != "replay"
     tools = TapedTools(cassette, places, bench.gateway_url if recording else None, bench.headers)
-    llm = TapedLLM(bench.models or ModelsConfig(), bench.environ, bench.data_dir, cassette, places, recording)
+    llm = await asyncio.to_thread(  # it reads the models admin's overrides from the data folder
+        TapedLLM, bench.models or ModelsConfig(), bench.environ, bench.data_dir, cassette, places, recording
+    )
     context = run_context(settings, tools, llm)
     thread = uuid.uuid4().hex
     started = time.perf_counter()
     try:
         for number, turn in enumerate(case.turns, start=1):
             context.usage, asked = RunUsage(), []
-            began, calls_before = time.perf_counter(), len(tools.made)
+            began, calls_before, answered_before = time.perf_counter(), len(tools.made), cassette.answered_ms
             approve = _approver(turn.approvals, asked)
             result = await run_turn(turn.say, context, bench.saver, thread, approve=approve, graph=bench.graph)
             calls = tools.made[calls_before:]
-            done = _turn_result(turn.say, result, calls, asked, context.usage, time.perf_counter() - began)
+            # A replay's turn takes what its recorded calls took, so `limits.seconds` judges it as it was recorded.
+            took = time.perf_counter() - began + (cassette.answered_ms - answered_before) / 1000
+            done = _turn_result(turn.say, result, calls, asked, context.usage, took)
             outcome.turns.append(done)
             prefix = f"turn {number}: " if len(case.turns) > 1 else ""
-            outcome.scores += [Score(prefix + s.name, s.passed, s.detail) for s in score_turn(done, turn.expect)]
+            scores = score_turn(done, turn.expect)
+            if len(asked) < len(turn.approvals):  # an answer the run never asked for: the approval did not happen
+                unused = turn.approvals[len(asked) :]
+                scores.append(Score("approvals answered", False, f"the run never asked for the answers {unused}"))
+            outcome.scores += [Score(prefix + s.name, s.passed, s.detail) for s in scores]
             if cassette.mismatches:
                 break
     except Exception as exc:  # the case fails, saying why; the suite goes on
@@ -178,8 +191,21 @@ async def run_case(suite: Suite, case: Case, bench: Bench) -> CaseResult:
     elif bench.mode == "replay" and (left := len(cassette.unused("tool")) + len(cassette.unused("model"))):
         outcome.notes.append(f"{left} recorded call(s) were not made this time")
     if bench.mode == "record" and outcome.error is None:
-        cassette.write(path)
+        await asyncio.to_thread(cassette.write, path)
     return outcome
+
+
+def models_changed(cassette: Cassette, configured: ModelsConfig) -> str | None:
+    """A recording made with the config's models replays only while the config names the same ones: a model
+    change is evaluated by recording again (`--rerecord --real-models`), never replayed as if nothing changed."""
+    if cassette.header.get("models_from") != "config":
+        return None
+    now = {tier: [route.model for route in routes] for tier, routes in configured.tiers.items() if routes}
+    then = {tier: names for tier, names in (cassette.header.get("models") or {}).items() if names}
+    if now == then:
+        return None
+    return (f"the config's models changed since this case was recorded (recorded: {then}; now: {now}); "
+            "record it again with --rerecord --real-models to evaluate them")  # fmt: skip
 
 
 @contextlib.asynccontextmanager
@@ -189,19 +215,25 @@ async def bench_for(
 ) -> AsyncIterator[Bench]:  # fmt: skip
     """What a suite's cases run on, for the suite's whole run: for a replay a scratch data directory and nothing
     else; otherwise a gateway (unless `gateway_url`) and the models (the scripted one, unless `real_models`)."""
-    with tempfile.TemporaryDirectory(prefix="orchestra-eval-") as scratch:
-        if mode == "replay":
-            yield Bench(settings, environ, mode, data_dir=Path(scratch))
-            return
-        async with contextlib.AsyncExitStack() as stack:
-            if gateway_url is None:
-                from orchestra.gateway.server import embedded_gateway
+    if mode == "replay":
+        scratch = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="orchestra-eval-"))  # an absolute path
+        try:
+            yield Bench(settings, environ, mode, data_dir=scratch)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, scratch, True)
+        return
+    data_dir = await asyncio.to_thread(settings.data_dir.resolve)
+    async with contextlib.AsyncExitStack() as stack:
+        if gateway_url is None:
+            from orchestra.gateway.server import embedded_gateway
 
-                gateway_url = await stack.enter_async_context(embedded_gateway(settings.gateway, environ))
-            models, model_environ = settings.models, environ
-            if suite.model == "scripted" and not real_models:
-                models, model_environ = await stack.enter_async_context(_scripted_models(suite)), {**environ}
-            yield Bench(settings, model_environ, mode, gateway_url, headers or {}, models, settings.data_dir)
+            gateway_url = await stack.enter_async_context(embedded_gateway(settings.gateway, environ))
+        models, models_from = ModelsConfig(), "none"  # a suite without a model stays offline, whatever the keys
+        if suite.model == "scripted" and real_models:
+            models, models_from = settings.models, "config"
+        elif suite.model == "scripted":
+            models, models_from = await stack.enter_async_context(_scripted_models(suite)), "scripted"
+        yield Bench(settings, environ, mode, gateway_url, headers or {}, models, data_dir, models_from=models_from)
 
 
 @contextlib.asynccontextmanager

@@ -12,7 +12,8 @@ from typing import Any
 from orchestra.evals.suite import Expect, Fact
 from orchestra.evals.trajectory import match_trajectory
 
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")  # not the 7 of a citation [E7]
+_CITATION = re.compile(r"\[E\d+(?:,\s*E\d+)*\]")
 
 
 @dataclass
@@ -43,7 +44,8 @@ def found(fact: Fact, text: str) -> bool:
     if fact.regex is not None:
         return re.search(fact.regex, text) is not None
     assert fact.number is not None
-    numbers = (float(n.replace(",", "")) for n in _NUMBER.findall(text))
+    prose = _CITATION.sub("", text.split("\n## Evidence\n", 1)[0])  # numbers of the answer, not of its evidence table
+    numbers = (float(n.replace(",", "")) for n in _NUMBER.findall(prose))
     return any(abs(n - fact.number) <= fact.tolerance for n in numbers)
 
 

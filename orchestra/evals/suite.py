@@ -3,11 +3,12 @@ asks for approval, and what each turn is expected to do. docs/evals.md shows one
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -15,7 +16,7 @@ class _Strict(BaseModel):
 
 
 class ExpectedCall(_Strict):
-    tool: str = Field(description="`pool.tool`, as the evidence table names it.")
+    tool: str = Field(description="`pool.tool`: a call through the gateway, a workflow's or a specialist agent's.")
     arguments: dict[str, Any] = Field(default_factory=dict)
     match: Literal["exact", "ignore", "subset"] | None = Field(None, description="Overrides the trajectory's.")
 
@@ -38,6 +39,11 @@ class Fact(_Strict):
     def _one_kind(self) -> Fact:
         if sum(value is not None for value in (self.text, self.regex, self.number)) != 1:
             raise ValueError("a fact is one of text, regex or number")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"regex {self.regex!r}: {exc}") from None
         return self
 
 
@@ -56,7 +62,9 @@ class Expect(_Strict):
     trajectory: Trajectory | None = None
     contains: list[Fact] = Field(default_factory=list)
     not_contains: list[Fact] = Field(default_factory=list)
-    approvals: list[str] | None = Field(None, description="The calls asked about, in order (`pool.tool`).")
+    approvals: list[str] | None = Field(
+        None, description="The calls asked about, in order (`pool.tool`; `choice` for a choice)."
+    )
     flags: list[str] | None = Field(None, description="Cross-check flags, each found in one flag (empty: none).")
     limits: Limits = Field(default_factory=Limits)
     scorers: list[str] = Field(default_factory=list, description="`module:function` custom scorers.")
@@ -72,10 +80,26 @@ class Expect(_Strict):
 Answer = str | dict[str, Any]  # approve | reject | {reject: why} | {edit: {...}} | {choose: option}
 
 
+def _answer(answer: Any) -> Any:
+    if answer in ("approve", "reject"):
+        return answer
+    if isinstance(answer, dict) and len(answer) == 1:
+        kind, value = next(iter(answer.items()))
+        if kind in ("reject", "choose") or (kind == "edit" and isinstance(value, dict)):
+            return answer
+    raise ValueError(f"{str(answer)[:80]!r} is not an answer: approve, reject, {{reject: why}}, "
+                     "{edit: {arguments}} or {choose: option}")  # fmt: skip
+
+
 class Turn(_Strict):
     say: str
     approvals: list[Answer] = Field(default_factory=list)
     expect: Expect = Field(default_factory=Expect)
+
+    @field_validator("approvals")
+    @classmethod
+    def _answers(cls, answers: list[Answer]) -> list[Answer]:
+        return [_answer(answer) for answer in answers]
 
 
 class Case(_Strict):
@@ -91,8 +115,11 @@ class Case(_Strict):
     def _one_turn(cls, data: Any) -> Any:
         """`say` (with `approvals` and `expect`) at the case's level is its one turn."""
         if isinstance(data, dict) and "say" in data:
+            if "turns" in data:
+                raise ValueError("a case has either `say` (one turn) or `turns`, not both")
+            data = dict(data)
             turn = {key: data.pop(key) for key in ("say", "approvals", "expect") if key in data}
-            data = {**data, "turns": [turn]}
+            data["turns"] = [turn]
         return data
 
 

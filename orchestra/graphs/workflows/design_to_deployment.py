@@ -267,7 +267,9 @@ async def browser_test(state: RunState, runtime: Runtime[RunContext]) -> dict[st
         shot = await step.call("web", "browser", "browser_take_screenshot", screenshot)
         if shot is not None:
             result["screenshot_evidence"] = shot[1]
-            result["screenshot"] = str(saved) if await asyncio.to_thread(saved.exists) else None
+            # The browser pool names the file it wrote; its answer, not a look at the disk, says the shot was saved
+            # (a replayed run has the answer and no file).
+            result["screenshot"] = str(saved) if saved.name in str(shot[0]) else None
     return step.update(facts={"test": result})
 
 
