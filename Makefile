@@ -8,11 +8,13 @@ UV_VERSION := 0.13.9
 VENV_MCP2 := .venv-mcp2
 # The web chat's libraries, copied from node_modules (package-lock.json pins them) into the package it serves from.
 WEB_VENDOR := orchestra/server/web/vendor
+# Helm for the chart's tests (helm lint, helm template), fetched and checked by scripts/fetch-helm.sh.
+HELM := var/tools/helm
 
 .PHONY: setup demo test lint eval bench lock clean
 
 setup: $(VENV)/.installed $(VENV_MCP2)/.installed node_modules/.installed $(WEB_VENDOR)/.installed $(VENV)/.readability \
-	system-packages
+	$(HELM) system-packages
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	python3 -m venv $(VENV)
@@ -42,6 +44,9 @@ $(WEB_VENDOR)/.installed: node_modules/.installed
 	cp node_modules/marked/lib/marked.esm.js node_modules/dompurify/dist/purify.es.mjs \
 		node_modules/chart.js/dist/chart.umd.min.js $(WEB_VENDOR)/
 	touch $@
+
+$(HELM): scripts/fetch-helm.sh
+	scripts/fetch-helm.sh $@
 
 .PHONY: system-packages
 system-packages:
