@@ -50,7 +50,7 @@ $(HELM): scripts/fetch-helm.sh
 
 .PHONY: system-packages
 system-packages:
-	scripts/system-packages.sh redis-server chromium
+	scripts/system-packages.sh redis-server chromium prometheus
 
 demo: setup
 	scripts/demo.sh

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Orchestra runs for real (Redis, Chromium) when they are missing.
+# Installs the Debian packages Orchestra runs for real (Redis, Chromium; Prometheus and promtool for the monitoring
+# tests) when they are missing.
 # As root it uses apt-get; otherwise it says what to install and fails.
 set -euo pipefail
 

@@ -20,7 +20,7 @@ VALUES = {
     "default": [],
     **{p.stem: ["-f", str(p)] for p in sorted((ROOT / "deploy" / "helm" / "values").glob("*.yaml"))},
 }
-CRDS = {"ServiceMonitor"}  # the Prometheus Operator's, not in the Kubernetes schemas
+CRDS = {"ServiceMonitor", "PrometheusRule"}  # the Prometheus Operator's, not in the Kubernetes schemas
 
 
 def helm(*arguments: str) -> subprocess.CompletedProcess[str]:
@@ -145,3 +145,10 @@ def test_service_monitors_scrape_both_with_the_named_key_when_the_operator_is_th
     endpoint = monitors["t-orchestra-gateway"]["spec"]["endpoints"][0]
     assert (endpoint["path"], endpoint["interval"]) == ("/metrics", "15s")
     assert endpoint["authorization"]["credentials"] == {"name": "orchestra-keys", "key": "ORCHESTRA_METRICS_KEY"}
+
+
+def test_the_prometheus_rule_holds_the_tested_alert_rules() -> None:
+    assert not by_kind(rendered(), "PrometheusRule")
+    [rule] = by_kind(rendered(*VALUES["production"]), "PrometheusRule").values()
+    tested = yaml.safe_load((CHART / "files" / "alerts.yaml").read_text())
+    assert rule["spec"] == tested  # the very file promtool tests (tests/test_alert_rules.py)

@@ -164,12 +164,18 @@ class LLMLayer:
                 total += float(record.get("cost_usd", 0))
         return total
 
+    def budgets(self) -> dict[str, float | None]:
+        """The spending limits in force, by period (the models admin's overrides first, then the config)."""
+        overrides = self._overrides.get("budgets", {})
+        return {period: overrides.get(period, getattr(self.config.budgets, f"{period}_usd"))
+                for period in ("daily", "monthly")}  # fmt: skip
+
     def check_budget(self) -> None:
-        budgets = self._overrides.get("budgets", {})
+        limits = self.budgets()
         now = dt.datetime.now(dt.UTC)
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)
         for period, start in (("daily", day), ("monthly", day.replace(day=1))):
-            limit = budgets.get(period, getattr(self.config.budgets, f"{period}_usd"))
+            limit = limits[period]
             if limit is not None and self.spent_since(start) >= limit:
                 raise BudgetExceeded(
                     f"the {period} model budget of ${limit:g} is spent; raise it (models pool: set_budget) or wait"

@@ -65,6 +65,7 @@ def create_app(
             stack.push_async_callback(_stopped, sweeper)
             registry = GraphRegistry(served, saver, now_iso())
             runs = await stack.enter_async_context(run_parts(config, registry, contexts, store, redis_url))
+            runs.metrics.budgets(contexts.llm.budgets())
             info = await asyncio.to_thread(meta.server_info)
             app.state.orchestra = ServerParts(config, registry, store, runs.manager, runs.broker, runs.locks,
                                               runs.metrics, info, screenshots_under(settings.data_dir))  # fmt: skip

@@ -39,7 +39,15 @@ class ServerMetrics:
                                     registry=r)  # fmt: skip
         self.model_cost = Counter("orchestra_server_model_cost_usd", "Model cost of runs, in USD (LiteLLM prices).",
                                   ["graph"], registry=r)  # fmt: skip
+        self.model_budget = Gauge("orchestra_server_model_budget_usd", "Model spending limit enforced, by period "
+                                  "(absent: no limit).", ["period"], registry=r)  # fmt: skip
         self._started: dict[str, float] = {}
+
+    def budgets(self, limits: dict[str, float | None]) -> None:
+        """The model budgets this process enforces (the alert on a nearly spent budget divides spending by them)."""
+        for period, limit in limits.items():
+            if limit is not None:
+                self.model_budget.labels(period).set(limit)
 
     def run_started(self, run: RunRecord) -> None:
         self._started[run.run_id] = time.monotonic()

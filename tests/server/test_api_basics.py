@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import AuthenticationError, ConflictError, NotFoundError
 
+from orchestra.core.models_config import ModelsConfig
+from orchestra.core.serving import serve_in_loop
+from orchestra.core.settings import OrchestraSettings
+from orchestra.server.app import create_app
 from tests.server.conftest import KEYS, client
+from tests.server.graphs import all_graphs
 
 
 async def test_assistants_are_the_served_graphs_by_id_or_graph_id(acme: LangGraphClient) -> None:
@@ -185,3 +191,13 @@ async def test_what_an_answer_shows_cannot_be_written_by_a_client(server_url: st
             refused = await http.post(path, json=body)
             assert refused.status_code == 422, path
             assert "written by Orchestra's graphs only" in refused.json()["detail"]
+
+
+async def test_the_model_budgets_in_force_are_exported_for_the_budget_alert(tmp_path: Path) -> None:
+    models = ModelsConfig.model_validate({"budgets": {"daily_usd": 25.0}})
+    settings = OrchestraSettings(data_dir=tmp_path, models=models)
+    app = create_app(settings, {}, gateway_url="http://127.0.0.1:9", graphs=all_graphs())
+    async with serve_in_loop(app) as url, httpx.AsyncClient(base_url=url) as http:
+        exposition = (await http.get("/metrics")).text
+    assert 'orchestra_server_model_budget_usd{period="daily"} 25.0' in exposition
+    assert 'period="monthly"' not in exposition  # no monthly limit: no series
