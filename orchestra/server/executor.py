@@ -236,7 +236,7 @@ class RunExecutor:
             flat = [i for found in interrupts.values() for i in found]
             result = dumps({**values, "__interrupt__": flat} if flat and isinstance(values, dict) else values)
         await self._broker.close(run.run_id, RunOutcome(status, result))
-        self._metrics.run_finished(run, status)
+        self._metrics.run_finished(run, status, values)
         if run.temporary and run.kwargs.get("on_completion", "delete") == "delete":
             if not _ephemeral(run):
                 await self._graphs.saver(run.tenant).adelete_thread(run.thread_id)

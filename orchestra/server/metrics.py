@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -39,6 +40,10 @@ class ServerMetrics:
                                     registry=r)  # fmt: skip
         self.model_cost = Counter("orchestra_server_model_cost_usd", "Model cost of runs, in USD (LiteLLM prices).",
                                   ["graph"], registry=r)  # fmt: skip
+        self.workflow_runs = Counter("orchestra_workflow_runs", "Runs ended, by the job triage chose (a workflow, or "
+                                     "specialist) and status.", ["workflow", "status"], registry=r)  # fmt: skip
+        self.workflow_duration = Histogram("orchestra_workflow_duration_seconds", "Runs' duration by the job triage "
+                                           "chose.", ["workflow"], buckets=_DURATION_BUCKETS, registry=r)  # fmt: skip
         self.model_budget = Gauge("orchestra_server_model_budget_usd", "Model spending limit enforced, by period "
                                   "(absent: no limit).", ["period"], registry=r)  # fmt: skip
         self._started: dict[str, float] = {}
@@ -57,10 +62,19 @@ class ServerMetrics:
         created = dt.datetime.fromisoformat(run.created_at).timestamp()
         self.first_event_latency.labels(run.graph_id).observe(max(time.time() - created, 0.0))
 
-    def run_finished(self, run: RunRecord, status: str) -> None:
+    def run_finished(self, run: RunRecord, status: str, values: Any = None) -> None:
+        """A run ended; when its state says which job it did (the supervisor's triage), the job is counted too."""
         self.runs.labels(run.graph_id, status).inc()
+        took = None
         if (started := self._started.pop(run.run_id, None)) is not None:
-            self.duration.labels(run.graph_id).observe(time.monotonic() - started)
+            took = time.monotonic() - started
+            self.duration.labels(run.graph_id).observe(took)
+        triage = values.get("triage") if isinstance(values, dict) else None
+        if isinstance(triage, dict) and triage:
+            workflow = str(triage.get("workflow") or "specialist")
+            self.workflow_runs.labels(workflow, status).inc()
+            if took is not None:
+                self.workflow_duration.labels(workflow).observe(took)
 
     def model_usage(self, run: RunRecord, usage: RunUsage) -> None:
         if not usage.calls:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from orchestra.core.settings import load_settings, runtime_environment
@@ -60,3 +67,55 @@ def structured(result: Any) -> Any:
         content = result.structuredContent
         return content.get("result", content) if set(content) == {"result"} else content
     return json.loads(result.content[0].text)
+
+
+SERVER_KEY = "chat-test-key"  # the one tenant's key of `orchestra_serve`
+
+
+@dataclasses.dataclass
+class Served:
+    url: str
+    process: asyncio.subprocess.Process
+
+
+@contextlib.asynccontextmanager
+async def orchestra_serve(
+    sandbox: Sandbox, config: Path, environ: dict[str, str] | None = None, port: int | None = None
+) -> AsyncIterator[Served]:
+    """`orchestra serve` in a process of its own over the sandbox's gateway, with one tenant's key; offline unless
+    `config` names models."""
+    port = port or free_port()
+    data_dir = sandbox.paths.root.parent
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "REDIS_URL"}
+    env |= {
+        "ORCHESTRA_DATA_DIR": str(data_dir),
+        "ORCHESTRA_SANDBOX_URL": sandbox.host_url,
+        "ORCHESTRA_CONFIG": str(config),
+        "ORCHESTRA_SERVER_KEYS": f"acme={SERVER_KEY}",
+        **(environ or {}),
+    }
+    log = data_dir / f"serve-{port}.log"
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "orchestra", "serve", "--port", str(port), "--gateway", sandbox.gateway_url,
+            "--log-level", "warning", env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(timeout=1) as http:
+            for _ in range(300):
+                if process.returncode is not None:
+                    raise RuntimeError(f"orchestra serve stopped: {log.read_text()[-2000:]}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"{url}/ok")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+        yield Served(url, process)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()

@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -21,61 +18,20 @@ import yaml
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 
 from evals.scripted_llm import reply, scripted_llm, tool_call
-from tests.conftest import ROOT, free_port, serving
-from tests.sandbox.conftest import Sandbox
+from tests.conftest import ROOT, serving
+from tests.sandbox.conftest import SERVER_KEY, Sandbox, orchestra_serve
 
 pytestmark = pytest.mark.integration
 
-KEY = "chat-test-key"
+KEY = SERVER_KEY
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 RUN_TIMEOUT = 120_000  # ms: a workflow through the real gateway, on a small machine under a full test run
 
 
-@contextlib.asynccontextmanager
-async def orchestra_serve(sandbox: Sandbox, config: Path, environ: dict[str, str] | None = None) -> AsyncIterator[str]:
-    """`orchestra serve` in a process of its own over the sandbox's gateway, with one tenant's key; offline unless
-    `config` names models. Yields its URL."""
-    port = free_port()
-    data_dir = sandbox.paths.root.parent
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "REDIS_URL"}
-    env |= {
-        "ORCHESTRA_DATA_DIR": str(data_dir),
-        "ORCHESTRA_SANDBOX_URL": sandbox.host_url,
-        "ORCHESTRA_CONFIG": str(config),
-        "ORCHESTRA_SERVER_KEYS": f"acme={KEY}",
-        **(environ or {}),
-    }
-    log = data_dir / f"serve-{port}.log"
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "orchestra", "serve", "--port", str(port), "--gateway", sandbox.gateway_url,
-            "--log-level", "warning", env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(timeout=1) as http:
-            for _ in range(300):
-                if process.returncode is not None:
-                    raise RuntimeError(f"orchestra serve stopped: {log.read_text()[-2000:]}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(f"{url}/ok")).status_code == 200:
-                        break
-                await asyncio.sleep(0.1)
-        yield url
-    finally:
-        if process.returncode is None:
-            process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-
-
 @pytest.fixture(scope="module")
 async def chat_url(sandbox: Sandbox) -> AsyncIterator[str]:
-    async with orchestra_serve(sandbox, ROOT / "config" / "orchestra.yaml") as url:
-        yield url
+    async with orchestra_serve(sandbox, ROOT / "config" / "orchestra.yaml") as served:
+        yield served.url
 
 
 @pytest.fixture(scope="module")
@@ -439,7 +395,8 @@ async def test_a_specialists_write_is_reviewed_in_the_page_before_it_runs(
         route = {"model": "openai/gpt-4.1-mini", "api_key": "${SCRIPTED_KEY}", "api_base": f"{base}/v1"}
         config["models"] = {"tiers": {"fast": [route], "premium": [route]}}
         (tmp_path / "orchestra.yaml").write_text(yaml.safe_dump(config))
-        async with orchestra_serve(sandbox, tmp_path / "orchestra.yaml", {"SCRIPTED_KEY": "k"}) as url:
+        async with orchestra_serve(sandbox, tmp_path / "orchestra.yaml", {"SCRIPTED_KEY": "k"}) as served:
+            url = served.url
             context = await browser.new_context()
             chat = Chat(await context.new_page(), url)
             try:
