@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +14,7 @@ from orchestra.cli.common import ConfigOption, err, settings_or_exit
 from orchestra.cli.connect import connect
 from orchestra.cli.eval import app as eval_app
 from orchestra.cli.sandbox import app as sandbox_app
+from orchestra.core import tracing
 from orchestra.core.settings import runtime_environment
 
 app = typer.Typer(
@@ -46,6 +48,7 @@ def gateway(
 
     configure_logging(log_level)
     settings = settings_or_exit(config)
+    tracing.configure("orchestra-gateway", os.environ)
     gateway_config = settings.gateway.model_copy(
         update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     )
@@ -112,6 +115,7 @@ def serve(
 
     configure_logging(log_level)
     settings = settings_or_exit(config)
+    tracing.configure("orchestra-server", os.environ)
     try:
         code = serve_app(
             settings, runtime_environment(settings, config_path=config), host=host or settings.server.host,

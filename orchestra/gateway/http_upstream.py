@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 from mcp import types
 
+from orchestra.core import tracing
 from orchestra.gateway.errors import ReplicaReset, ReplicaUnreachable, ReplyTooLarge
 from orchestra.gateway.modern import NAMED_METHODS, encode_header, parameter_headers
 from orchestra.gateway.rpc import NO_CALL, Connection, Notice, RpcError, lost
@@ -88,7 +89,7 @@ class HttpConnection(Connection):
         return self._http
 
     def _headers(self) -> dict[str, str]:
-        headers = {}
+        headers = tracing.carrier()  # W3C trace context: the call's trace continues upstream
         if self.session_id:
             headers["mcp-session-id"] = self.session_id
         if self.modern or self.protocol_version:

@@ -22,6 +22,7 @@ from typing import Any
 
 from mcp import types
 from mcp.client.stdio import get_default_environment
+from opentelemetry import trace
 
 from orchestra.core.envref import expand_env
 from orchestra.gateway.catalogue import PoolEvent, PoolFeatures
@@ -377,6 +378,7 @@ class Pool(DedicatedSessions, PoolFeatures):
         asks the upstream for progress, so a call that reports it stays alive whether or not the client asked."""
         per_try = self.config.retry_policy.per_try_timeout or self.config.timeout
         assert replica.channel is not None
+        trace.get_current_span().set_attribute("mcp.replica", replica.name)  # the last one tried, after failovers
         replica.in_flight += 1
         replica.last_active = started = time.monotonic()
         if replica.in_flight > self.config.replicas.target_in_flight:

@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from mcp import types
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 
+from orchestra.core import tracing
 from orchestra.gateway.config import TIERS
 from orchestra.gateway.dedicated import Binding
 from orchestra.gateway.egress import EgressRefused
@@ -73,6 +76,7 @@ class CallContext:
     key_id: str | None = None
     progress: Progress | None = None
     log_to: CallLog | None = None
+    trace: dict[str, str] = dataclasses.field(default_factory=dict)  # the caller's trace context (`tracing`)
 
 
 class Router(EndpointFeatures):
@@ -134,6 +138,17 @@ class Router(EndpointFeatures):
         self, endpoint: Endpoint, name: str, arguments: dict[str, Any] | None, ctx: CallContext
     ) -> ToolResult:
         pool, tool = await self.resolve(endpoint, name)
+        attributes = {"mcp.pool": pool.name, "mcp.tool": tool.name, "mcp.endpoint": endpoint.path, "mcp.cached": False}
+        span = f"tools/call {pool.name}.{tool.name}"
+        with (
+            tracing.continued(ctx.trace),
+            tracing.tracer().start_as_current_span(span, kind=SpanKind.SERVER, attributes=attributes),
+        ):
+            return await self._traced_call(endpoint, pool, tool, arguments, ctx)
+
+    async def _traced_call(
+        self, endpoint: Endpoint, pool: Pool, tool: types.Tool, arguments: dict[str, Any] | None, ctx: CallContext
+    ) -> ToolResult:
         started = time.perf_counter()
         try:
             result = await self._governed_call(pool, tool.name, arguments, ctx)
@@ -232,6 +247,7 @@ class Router(EndpointFeatures):
         if cache_key is not None:
             hit = await self._cache.get(cache_key)
             if hit is not None:
+                trace.get_current_span().set_attribute("mcp.cached", True)
                 self._metrics.cache_hits.labels(pool.name, tool).inc()
                 return json.loads(hit)
             self._metrics.cache_misses.labels(pool.name, tool).inc()

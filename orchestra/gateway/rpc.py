@@ -22,6 +22,7 @@ from typing import Any
 
 from mcp import types
 
+from orchestra.core import tracing
 from orchestra.gateway.errors import GatewayError, ReplicaReset
 from orchestra.gateway.modern import (
     META_CLIENT_CAPABILITIES,
@@ -118,6 +119,8 @@ class Connection(ABC):
             self._progress[request_id] = progress
         if self.modern is not None:
             params = self._with_modern_meta(params or {}, log_to)
+        if trace_context := tracing.carrier():  # the caller's trace goes on upstream
+            params = {**(params or {}), "_meta": {**(params or {}).get("_meta", {}), **trace_context}}
         if params is not None:
             message["params"] = params
         if log_to is not None:  # the gateway's own requests (ping, listing) have no client to log to

@@ -24,6 +24,7 @@ from mcp.shared.version import SUPPORTED_PROTOCOL_VERSIONS
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from orchestra.core import tracing
 from orchestra.gateway.asks import refusal
 from orchestra.gateway.errors import GatewayError
 from orchestra.gateway.modern import (
@@ -212,7 +213,7 @@ class StatelessServer:
 
         async def run(ask: Any) -> dict[str, Any]:
             log_to = CallLog(session.id, upstream_log, ask, session.capabilities, carry)
-            ctx = CallContext(session, session.key_id, progress=progress, log_to=log_to)
+            ctx = CallContext(session, session.key_id, progress=progress, log_to=log_to, trace=tracing.carried(meta))
             try:
                 return await self._router.call_tool(endpoint, name, arguments, ctx)
             finally:

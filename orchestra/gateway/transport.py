@@ -35,6 +35,7 @@ from pydantic import ValidationError
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
+from orchestra.core import tracing
 from orchestra.gateway.asks import ASKABLE, refusal
 from orchestra.gateway.callstreams import CallStreams, StreamGone
 from orchestra.gateway.errors import GatewayError, SessionLost, StateUnavailable
@@ -310,7 +311,8 @@ class McpEndpoint:
         askable = any(session.capabilities.get(c) is not None for c in ASKABLE.values())
         if not stream or (token is None and session.log_level is None and not askable):
             log_to = CallLog(session.id, None, _refuse_asks(session), session.capabilities)
-            ctx = CallContext(session, key_id, log_to=log_to)
+            trace_context = tracing.carried(params.meta.model_dump() if params.meta else None)
+            ctx = CallContext(session, key_id, log_to=log_to, trace=trace_context)
             task = asyncio.create_task(self._router.call_tool(endpoint, params.name, params.arguments, ctx))
             return JsonReply(await self._await_call(task, root.id, session))
         return StreamingResponse(
@@ -398,7 +400,8 @@ class McpEndpoint:
             return answer.get("result", {})
 
         log_to = CallLog(session.id, upstream_log, ask, session.capabilities)
-        ctx = CallContext(session, key_id, progress=progress, log_to=log_to)
+        trace_context = tracing.carried(params.meta.model_dump() if params.meta else None)
+        ctx = CallContext(session, key_id, progress=progress, log_to=log_to, trace=trace_context)
         task = asyncio.create_task(self._router.call_tool(endpoint, params.name, params.arguments, ctx))
         reply = asyncio.create_task(self._await_call(task, request_id, session))
         stream = self._calls.open(session.id, on_abandon=reply.cancel)

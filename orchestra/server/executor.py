@@ -21,6 +21,7 @@ from typing import Any
 
 from langgraph.types import Command
 
+from orchestra.core import tracing
 from orchestra.core.writes import journal_writes
 from orchestra.graphs.context import ServedContexts
 from orchestra.server.checkpoints import delete_run_checkpoints
@@ -140,6 +141,12 @@ class RunExecutor:
             await self._abandon(handle.run, exc)
 
     async def _stream(self, run: RunRecord, context: Any, seen: _Seen, attempt: int) -> None:
+        attributes = {"orchestra.graph": run.graph_id, "orchestra.run_id": run.run_id,
+                      "orchestra.thread_id": run.thread_id, "orchestra.attempt": attempt}  # fmt: skip
+        with tracing.tracer().start_as_current_span(f"run {run.graph_id}", attributes=attributes):
+            await self._traced_stream(run, context, seen, attempt)
+
+    async def _traced_stream(self, run: RunRecord, context: Any, seen: _Seen, attempt: int) -> None:
         ephemeral = _ephemeral(run)
         if attempt > 1 and ephemeral:
             raise RuntimeError(STATELESS_LOST)

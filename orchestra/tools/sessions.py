@@ -22,7 +22,9 @@ from langchain_mcp_adapters.interceptors import MCPToolCallRequest, MCPToolCallR
 from langchain_mcp_adapters.tools import load_mcp_tools
 from mcp import ClientSession, types
 from mcp.shared.exceptions import McpError
+from opentelemetry.trace import SpanKind
 
+from orchestra.core import tracing
 from orchestra.core.writes import before_external_write, journaling
 from orchestra.tools.gateway_client import endpoint_url
 
@@ -140,9 +142,18 @@ class ThreadTools:
             self.last_used = time.monotonic()
 
     async def _call(self, tier: str, pool: str, tool: str, arguments: dict[str, Any], started: float) -> ToolCall:
+        with tracing.tracer().start_as_current_span(
+            f"tools/call {pool}.{tool}", kind=SpanKind.CLIENT, attributes={"mcp.pool": pool, "mcp.tool": tool}
+        ):
+            return await self._traced_call(tier, pool, tool, arguments, started)
+
+    async def _traced_call(
+        self, tier: str, pool: str, tool: str, arguments: dict[str, Any], started: float
+    ) -> ToolCall:
         session = await self.session(tier)
+        meta = tracing.carrier() or None  # the run's trace goes on through the gateway (W3C trace context)
         try:
-            result = await self._while_held(session.call_tool(f"{pool}__{tool}", arguments))
+            result = await self._while_held(session.call_tool(f"{pool}__{tool}", arguments, meta=meta))
         except Exception as exc:  # the gateway's JSON-RPC errors: recorded, then raised as ours
             if _session_gone(exc):  # e.g. its browser was released after idling: the next call opens a new one
                 self._sessions.pop(tier, None)
