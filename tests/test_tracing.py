@@ -2,13 +2,16 @@
 tool call the thread's tools make, and of the gateway's call, joined by W3C trace context; the upstream receives
 the same trace in its request's `traceparent` header and in `params._meta`. Spans are read with the OpenTelemetry
 SDK's in-memory exporter; the gateway and the upstream (an SDK FastMCP server over streamable HTTP) are real and
-run on 127.0.0.1."""
+run on 127.0.0.1. With LangSmith tracing on, each such call is also a tool run under the step that made it
+(against a stand-in for LangSmith's API)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import langsmith
 import pytest
 from mcp.server.fastmcp import Context, FastMCP
 from opentelemetry import trace
@@ -20,6 +23,7 @@ from opentelemetry.trace import SpanKind
 from orchestra.core import tracing
 from orchestra.tools.sessions import ThreadTools
 from tests.conftest import running_gateway, serving
+from tests.langsmith_stand_in import langsmith_stand_in
 
 pytestmark = pytest.mark.integration
 
@@ -84,3 +88,40 @@ async def test_a_run_its_tool_call_the_gateway_and_the_upstream_share_one_trace(
 async def test_untraced_calls_carry_no_trace_context() -> None:
     assert tracing.carrier() == {}  # no span current: nothing to carry
     assert tracing.carried({"traceparent": 5, "other": "x"}) == {}  # only string trace fields are taken
+
+
+async def test_with_langsmith_tracing_each_gateway_call_is_a_tool_run_under_the_step_that_made_it() -> None:
+    stand_in, kept = langsmith_stand_in()
+    async with serving(stand_in) as langsmith_url, serving(traced_upstream()) as upstream:
+        pools = {"traced": {"url": f"{upstream}/mcp", "tier": "bi"}}
+        async with running_gateway(pools) as (gateway, _):
+            client = langsmith.Client(api_url=langsmith_url, api_key="ls-test-key", auto_batch_tracing=False)
+            tools = ThreadTools(gateway)
+            try:
+                with langsmith.tracing_context(enabled=True, client=client, project_name="orchestra-tests"):
+                    async with langsmith.trace("research step", "chain", client=client) as step:
+                        call = await tools.call("bi", "traced", "trace_seen", {})
+            finally:
+                await tools.aclose()
+            await asyncio.to_thread(client.flush)
+    [tool_run] = [run for run in kept["runs"] if run.get("run_type") == "tool"]
+    assert tool_run["name"] == "traced.trace_seen"
+    assert tool_run["parent_run_id"] == str(step.id)
+    assert tool_run["extra"]["metadata"]["pool"] == "traced"
+    ended = next(end for end in kept["run_ends"] if end["id"] == str(tool_run["id"]))
+    assert ended["outputs"]["result"] == call.result
+    assert ended["extra"]["metadata"]["duration_ms"] == call.duration_ms
+
+
+async def test_langsmith_unreachable_never_fails_the_call_it_traces() -> None:
+    async with serving(traced_upstream()) as upstream:
+        async with running_gateway({"traced": {"url": f"{upstream}/mcp", "tier": "bi"}}) as (gateway, _):
+            nowhere = langsmith.Client(api_url="http://127.0.0.1:9", api_key="k", auto_batch_tracing=False,
+                                       retry_config={"total": 0})  # fmt: skip
+            tools = ThreadTools(gateway)
+            try:
+                with langsmith.tracing_context(enabled=True, client=nowhere, project_name="orchestra-tests"):
+                    call = await tools.call("bi", "traced", "trace_seen", {})
+            finally:
+                await tools.aclose()
+    assert call.ok

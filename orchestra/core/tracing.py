@@ -12,8 +12,8 @@ the graphs; each tool call the graphs make through the gateway is a child run of
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from opentelemetry import context, propagate, trace
@@ -69,3 +69,35 @@ def continued(meta: Any) -> Iterator[None]:
         yield
     finally:
         context.detach(token)
+
+
+@asynccontextmanager
+async def langsmith_tool_run(name: str, inputs: dict[str, Any], metadata: dict[str, Any]) -> AsyncIterator[Any]:
+    """A LangSmith tool run under the current one (the graph step's) when LangSmith tracing is on; else None.
+    LangSmith being unreachable or refusing never fails the call it traces: that is logged, and the call goes on."""
+    from langsmith import trace as langsmith_trace
+    from langsmith.utils import tracing_is_enabled
+
+    if not tracing_is_enabled():
+        yield None
+        return
+    manager = langsmith_trace(name, "tool", inputs=inputs, metadata=metadata)
+    try:
+        run = await manager.__aenter__()
+    except Exception:
+        log.warning("LangSmith did not take the tool run %s", name, exc_info=True)
+        yield None
+        return
+    try:
+        yield run
+    except BaseException as exc:
+        await _ended(manager, name, exc)
+        raise
+    await _ended(manager, name, None)
+
+
+async def _ended(manager: Any, name: str, error: BaseException | None) -> None:
+    try:
+        await manager.__aexit__(type(error) if error else None, error, error.__traceback__ if error else None)
+    except Exception:
+        log.warning("LangSmith did not take the end of the tool run %s", name, exc_info=True)

@@ -145,7 +145,14 @@ class ThreadTools:
         with tracing.tracer().start_as_current_span(
             f"tools/call {pool}.{tool}", kind=SpanKind.CLIENT, attributes={"mcp.pool": pool, "mcp.tool": tool}
         ):
-            return await self._traced_call(tier, pool, tool, arguments, started)
+            # With LangSmith tracing on, each call through the gateway is a tool run under the graph step's run.
+            metadata = {"pool": pool, "tool": tool, "tier": tier}
+            async with tracing.langsmith_tool_run(f"{pool}.{tool}", arguments, metadata) as run:
+                call = await self._traced_call(tier, pool, tool, arguments, started)
+                if run is not None:
+                    run.add_metadata({"duration_ms": call.duration_ms, "evidence": call.id})
+                    run.end(outputs={"result": call.result})
+                return call
 
     async def _traced_call(
         self, tier: str, pool: str, tool: str, arguments: dict[str, Any], started: float
