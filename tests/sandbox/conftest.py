@@ -42,6 +42,16 @@ async def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[San
     build_sandbox(paths, SandboxConfig(), progress=lambda _: None)
     port = free_port()
     host_url = f"http://127.0.0.1:{port}"
+    async with (
+        serving(create_sandbox_host(paths, host_url), port=port),
+        sandbox_gateway(data_dir, host_url) as (gateway_url, app),
+    ):
+        yield Sandbox(paths, host_url, gateway_url, app)
+
+
+@contextlib.asynccontextmanager
+async def sandbox_gateway(data_dir: Path, host_url: str) -> AsyncIterator[tuple[str, Any]]:
+    """A gateway running the shipped config's sandbox pools over the sandbox at `host_url`."""
     settings = load_settings(ROOT / "config" / "orchestra.yaml")
     overrides = {
         "ORCHESTRA_DATA_DIR": str(data_dir),
@@ -53,11 +63,8 @@ async def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[San
     pools = {name: settings.gateway.pools[name].model_dump() for name in sandbox_pools}
     for pool in pools.values():
         pool["replaces"] = []
-    async with (
-        serving(create_sandbox_host(paths, host_url), port=port),
-        running_gateway(pools, environ=environ) as (gateway_url, app),
-    ):
-        yield Sandbox(paths, host_url, gateway_url, app)
+    async with running_gateway(pools, environ=environ) as (gateway_url, app):
+        yield gateway_url, app
 
 
 def structured(result: Any) -> Any:
@@ -80,10 +87,11 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def orchestra_serve(
-    sandbox: Sandbox, config: Path, environ: dict[str, str] | None = None, port: int | None = None
-) -> AsyncIterator[Served]:
-    """`orchestra serve` in a process of its own over the sandbox's gateway, with one tenant's key; offline unless
-    `config` names models."""
+    sandbox: Sandbox, config: Path, environ: dict[str, str] | None = None, port: int | None = None,
+    gateway_url: str | None = None,
+) -> AsyncIterator[Served]:  # fmt: skip
+    """`orchestra serve` in a process of its own over the sandbox's gateway (or `gateway_url`), with one tenant's
+    key; offline unless `config` names models."""
     port = port or free_port()
     data_dir = sandbox.paths.root.parent
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY") and k != "REDIS_URL"}
@@ -97,8 +105,9 @@ async def orchestra_serve(
     log = data_dir / f"serve-{port}.log"
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "orchestra", "serve", "--port", str(port), "--gateway", sandbox.gateway_url,
-            "--log-level", "warning", env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+            sys.executable, "-m", "orchestra", "serve", "--port", str(port),
+            "--gateway", gateway_url or sandbox.gateway_url, "--log-level", "warning",
+            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:

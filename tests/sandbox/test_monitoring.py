@@ -20,7 +20,7 @@ import yaml
 from langgraph_sdk import get_client
 
 from tests.conftest import ROOT, free_port
-from tests.sandbox.conftest import SERVER_KEY, Sandbox, orchestra_serve
+from tests.sandbox.conftest import SERVER_KEY, Sandbox, orchestra_serve, sandbox_gateway
 
 pytestmark = pytest.mark.integration
 
@@ -98,10 +98,15 @@ async def test_prometheus_scrapes_a_demo_run_answers_every_dashboard_query_and_s
         pytest.fail("prometheus is missing: make setup installs Debian's prometheus package")
     server_port = free_port()
     config_file = ROOT / "config" / "orchestra.yaml"
-    async with orchestra_serve(sandbox, config_file, port=server_port) as served:
+    # A gateway of this test's own: the server it kills leaves browser sessions behind, which must not fill the
+    # session's shared gateway.
+    async with (
+        sandbox_gateway(sandbox.paths.root.parent, sandbox.host_url) as (gateway_url, _),
+        orchestra_serve(sandbox, config_file, port=server_port, gateway_url=gateway_url) as served,
+    ):
         port = free_port()
         prometheus = await asyncio.create_subprocess_exec(
-            binary, f"--config.file={prometheus_config(tmp_path, sandbox.gateway_url, served.url)}",
+            binary, f"--config.file={prometheus_config(tmp_path, gateway_url, served.url)}",
             f"--storage.tsdb.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
             stdout=subprocess.DEVNULL, stderr=(tmp_path / "prometheus.log").open("wb"),
         )  # fmt: skip
@@ -133,7 +138,7 @@ async def test_prometheus_scrapes_a_demo_run_answers_every_dashboard_query_and_s
                     return await alert_state(http, "OrchestraReplicaDown", "orchestra-server") == "firing"
 
                 await until(firing, 30, "OrchestraReplicaDown firing")
-                async with orchestra_serve(sandbox, config_file, port=server_port):  # and comes back
+                async with orchestra_serve(sandbox, config_file, port=server_port, gateway_url=gateway_url):
 
                     async def resolved() -> bool:
                         return await alert_state(http, "OrchestraReplicaDown", "orchestra-server") is None
