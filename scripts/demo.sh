@@ -67,7 +67,8 @@ cat <<TEXT
 == next: chat with Orchestra through its API server
 The sandbox host is still running at $sandbox_url (stop it with: $orchestra sandbox down).
 Start the server (it starts its own gateway):   $orchestra serve
-Then, from Python (langgraph-sdk), send a chat message and a follow-up on the same thread:
+Then open http://127.0.0.1:8800/ for the web chat (docs/chat.md), or, from Python (langgraph-sdk), send a chat
+message and a follow-up on the same thread:
   from langgraph_sdk import get_client
   client = get_client(url="http://127.0.0.1:8800")
   thread = await client.threads.create()
