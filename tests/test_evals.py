@@ -300,3 +300,20 @@ def test_a_case_id_no_suite_has_fails_the_command_instead_of_running_nothing() -
     )  # fmt: skip
     assert run.returncode == 2
     assert "no-such-case" in run.stderr
+
+
+def test_a_taped_model_records_and_replays_synchronous_calls_too() -> None:
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from orchestra.evals.models import TapedChatModel
+
+    cassette, places = Cassette.new("s", "c"), Placeholders({"${DATA_DIR}": "/data"})
+    real = GenericFakeChatModel(messages=iter([AIMessage("saved in /data/out")]))
+    recording = TapedChatModel(tier="fast", models=["m"], cassette=cassette, places=places, inner=real)
+    assert recording.invoke([HumanMessage("write to /data/out")]).content == "saved in /data/out"
+    [entry] = cassette.entries
+    assert entry["request"]["messages"] == [{"role": "user", "content": "write to ${DATA_DIR}/out"}]
+    moved = Placeholders({"${DATA_DIR}": "/elsewhere"})
+    replaying = TapedChatModel(tier="fast", models=["m"], cassette=cassette, places=moved)
+    assert replaying.invoke([HumanMessage("write to /elsewhere/out")]).content == "saved in /elsewhere/out"

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_openai_messages
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -50,8 +50,18 @@ class TapedChatModel(BaseChatModel):
     ) -> Runnable[LanguageModelInput, AIMessage]:
         return self.bind(tools=[convert_to_openai_tool(tool) for tool in tools], **kwargs)
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None, **kwargs: Any) -> ChatResult:
-        raise NotImplementedError("recorded models are asynchronous only, as every Orchestra graph is")
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._request(messages, stop, kwargs)
+        if self.inner is None:
+            return self._replayed(request)
+        started = time.perf_counter()
+        return self._recorded(request, self.inner._generate(messages, stop=stop, **kwargs), started)
 
     async def _agenerate(
         self,
@@ -60,16 +70,25 @@ class TapedChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        request = self._request(messages, stop, kwargs)
+        if self.inner is None:
+            return self._replayed(request)
+        started = time.perf_counter()
+        return self._recorded(request, await self.inner._agenerate(messages, stop=stop, **kwargs), started)
+
+    def _request(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The request as sent: messages in OpenAI's form, tool schemas, the tier's models, parameters."""
         params = {key: value for key, value in kwargs.items() if key != "tools"} | ({"stop": stop} if stop else {})
-        request = self.places.hide({
+        return self.places.hide({
             "models": self.models, "messages": convert_to_openai_messages(messages),
             "tools": kwargs.get("tools") or [], "params": params,
         })  # fmt: skip
-        if self.inner is None:
-            entry = self.cassette.answer("model", {"tier": self.tier, **request}, f"the {self.tier} model call")
-            return ChatResult(generations=[ChatGeneration(message=_message(self.places.show(entry["response"])))])
-        started = time.perf_counter()
-        result = await self.inner._agenerate(messages, stop=stop, **kwargs)
+
+    def _replayed(self, request: dict[str, Any]) -> ChatResult:
+        entry = self.cassette.answer("model", {"tier": self.tier, **request}, f"the {self.tier} model call")
+        return ChatResult(generations=[ChatGeneration(message=_message(self.places.show(entry["response"])))])
+
+    def _recorded(self, request: dict[str, Any], result: ChatResult, started: float) -> ChatResult:
         message = result.generations[0].message
         response = {
             "content": message.content,

@@ -89,14 +89,23 @@ function renameThread(item, thread) {
     if (settled) return;
     settled = true;
     const title = input.value.trim();
+    const before = thread.metadata?.title;
     if (!title || title === titleOf(thread)) return drawThreads();
+    // Shown at once, on the thread as the list holds it now (the list may have been reloaded meanwhile), and
+    // put back if the server refuses.
+    const retitle = (name) => {
+      const listed = page.threads.find((t) => t.thread_id === thread.thread_id);
+      if (listed) listed.metadata = { ...listed.metadata, title: name };
+      if (listed && thread.thread_id === page.threadId) $("title").textContent = titleOf(listed);
+      drawThreads();
+    };
+    retitle(title);
     try {
-      Object.assign(thread, await call("PATCH", `/threads/${thread.thread_id}`, { metadata: { title } }));
-      if (thread.thread_id === page.threadId) $("title").textContent = title;
+      await call("PATCH", `/threads/${thread.thread_id}`, { metadata: { title } });
     } catch (error) {
+      retitle(before);
       fail(error);
     }
-    drawThreads();
   };
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter") { event.preventDefault(); save(); }
