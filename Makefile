@@ -50,7 +50,7 @@ $(HELM): scripts/fetch-helm.sh
 
 .PHONY: system-packages
 system-packages:
-	scripts/system-packages.sh redis-server chromium prometheus
+	scripts/system-packages.sh redis-server chromium prometheus prometheus-alertmanager caddy
 
 demo: setup
 	scripts/demo.sh

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Orchestra runs for real (Redis, Chromium; Prometheus and promtool for the monitoring
-# tests) when they are missing.
+# tests; Caddy and amtool for the compose file's proxy and Alertmanager configs) when they are missing.
 # As root it uses apt-get; otherwise it says what to install and fails.
 set -euo pipefail
 
-declare -A binary_of=([redis-server]=redis-server [chromium]=chromium)
+declare -A binary_of=([redis-server]=redis-server [chromium]=chromium [prometheus-alertmanager]=amtool)
 missing=()
 for package in "$@"; do
   command -v "${binary_of[$package]:-$package}" >/dev/null 2>&1 || missing+=("$package")

@@ -145,10 +145,13 @@ def test_service_monitors_scrape_both_with_the_named_key_when_the_operator_is_th
     endpoint = monitors["t-orchestra-gateway"]["spec"]["endpoints"][0]
     assert (endpoint["path"], endpoint["interval"]) == ("/metrics", "15s")
     assert endpoint["authorization"]["credentials"] == {"name": "orchestra-keys", "key": "ORCHESTRA_METRICS_KEY"}
+    for monitor in monitors.values():  # the label kube-prometheus-stack selects monitors by
+        assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
 
 
 def test_the_prometheus_rule_holds_the_tested_alert_rules() -> None:
     assert not by_kind(rendered(), "PrometheusRule")
     [rule] = by_kind(rendered(*VALUES["production"]), "PrometheusRule").values()
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     tested = yaml.safe_load((CHART / "files" / "alerts.yaml").read_text())
     assert rule["spec"] == tested  # the very file promtool tests (tests/test_alert_rules.py)

@@ -35,6 +35,9 @@ class Sandbox:
         return mcp_client(f"{self.gateway_url}/pools/{pool}/mcp")
 
 
+SANDBOX_POOLS = ("browser", "fetch", "design", "deploy", "crm", "enrichment", "social", "warehouse", "models")
+
+
 @pytest.fixture(scope="session")
 async def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sandbox]:
     data_dir = tmp_path_factory.mktemp("orchestra-data")
@@ -50,20 +53,21 @@ async def sandbox(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[San
 
 
 @contextlib.asynccontextmanager
-async def sandbox_gateway(data_dir: Path, host_url: str) -> AsyncIterator[tuple[str, Any]]:
-    """A gateway running the shipped config's sandbox pools over the sandbox at `host_url`."""
-    settings = load_settings(ROOT / "config" / "orchestra.yaml")
+async def sandbox_gateway(
+    data_dir: Path, host_url: str, pools: tuple[str, ...] = SANDBOX_POOLS, **settings: Any
+) -> AsyncIterator[tuple[str, Any]]:
+    """A gateway running the shipped config's sandbox pools (or some of them) over the sandbox at `host_url`."""
+    shipped = load_settings(ROOT / "config" / "orchestra.yaml")
     overrides = {
         "ORCHESTRA_DATA_DIR": str(data_dir),
         "ORCHESTRA_SANDBOX_URL": host_url,
         "ORCHESTRA_CONFIG": str(ROOT / "config" / "orchestra.yaml"),
     }
-    environ = runtime_environment(settings) | overrides
-    sandbox_pools = ["browser", "fetch", "design", "deploy", "crm", "enrichment", "social", "warehouse", "models"]
-    pools = {name: settings.gateway.pools[name].model_dump() for name in sandbox_pools}
-    for pool in pools.values():
+    environ = runtime_environment(shipped) | overrides
+    chosen = {name: shipped.gateway.pools[name].model_dump() for name in pools}
+    for pool in chosen.values():
         pool["replaces"] = []
-    async with running_gateway(pools, environ=environ) as (gateway_url, app):
+    async with running_gateway(chosen, environ=environ, **settings) as (gateway_url, app):
         yield gateway_url, app
 
 
