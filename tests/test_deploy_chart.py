@@ -5,12 +5,16 @@ object. Helm comes from `make setup` (scripts/fetch-helm.sh)."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
 
+from orchestra.core.settings import load_settings
+from orchestra.gateway.admission import Admission
+from orchestra.server.auth import Access
 from tests.conftest import ROOT
 
 CHART = ROOT / "deploy" / "helm" / "orchestra"
@@ -56,7 +60,7 @@ def test_a_value_outside_the_schema_is_refused_by_name() -> None:
     assert "gateway.autoscaling.targetCPU: Must be less than or equal to 100" in refused.stdout
     assert "redis.backup.keep: Must be greater than or equal to 1" in refused.stdout
     missing = helm("template", "t", str(CHART), "--kube-version", KUBERNETES, "--set", "redis.enabled=false")
-    assert "redis.externalUrl is required" in missing.stderr
+    assert "redis.enabled is false: set redis.externalUrl" in missing.stderr
 
 
 def test_gateway_and_server_scale_2_to_10_at_70_cpu_80_memory_with_probes_and_budgets() -> None:
@@ -95,6 +99,16 @@ def test_the_config_is_the_shipped_one_minus_the_pools_switched_off() -> None:
     assert config["models"] == shipped["models"]
 
 
+def test_switching_off_the_pools_others_replace_leaves_a_config_orchestra_loads(tmp_path: Path) -> None:
+    objects = rendered("--set", "gateway.disabledPools={crm,design,warehouse,deploy}")
+    [config_map] = by_kind(objects, "ConfigMap").values()
+    config = tmp_path / "orchestra.yaml"
+    config.write_text(config_map["data"]["orchestra.yaml"])
+    pools = load_settings(config).gateway.pools  # raises on a pool that replaces one no longer there
+    assert not {"crm", "design", "warehouse", "deploy"} & set(pools)
+    assert "design" not in pools["figma"].replaces
+
+
 def test_keys_come_from_a_secret_of_the_chart_or_one_named_and_never_from_the_config_map() -> None:
     listed = rendered(*VALUES["external-redis"])
     [secret] = by_kind(listed, "Secret").values()
@@ -102,8 +116,24 @@ def test_keys_come_from_a_secret_of_the_chart_or_one_named_and_never_from_the_co
     deployment = by_kind(listed, "Deployment")["t-orchestra-server"]["spec"]["template"]["spec"]["containers"][0]
     assert deployment["envFrom"] == [{"secretRef": {"name": secret["metadata"]["name"]}}]
     env = {e["name"]: e.get("value") for e in deployment["env"]}
-    assert env["REDIS_URL"] == "rediss://redis.example.com:6380/0"
+    assert "REDIS_URL" not in env  # with its password, it comes from the Secret
+    assert secret["stringData"]["REDIS_URL"].startswith("rediss://:change-me@")
+    assert "change-me@" not in yaml.safe_dump(by_kind(listed, "Deployment"))
     assert not by_kind(listed, "StatefulSet")  # no Redis of the chart's own
+    egress = by_kind(listed, "NetworkPolicy")["t-orchestra-server"]["spec"]["egress"]
+    assert {"to": [{"ipBlock": {"cidr": "10.2.0.5/32"}}]} in egress  # the server reaches the external Redis
+    plain = rendered("--set", "redis.enabled=false", "--set", "redis.externalUrl=redis://redis.internal:6379/0")
+    server = by_kind(plain, "Deployment")["t-orchestra-server"]["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "REDIS_URL", "value": "redis://redis.internal:6379/0"} in server["env"]
+    for refused, why in (
+        ("redis.externalUrl=rediss://:S3cret@redis.example.com:6380/0", "holds credentials"),
+        ("redis.externalUrl=", "set redis.externalUrl, or REDIS_URL in the keys' Secret"),
+    ):
+        failed = helm("template", "t", str(CHART), "--kube-version", "1.30.0", "--set", "redis.enabled=false",
+                      "--set", refused)  # fmt: skip
+        assert failed.returncode != 0
+        assert why in failed.stderr
+        assert "S3cret" not in failed.stderr
     named = rendered(*VALUES["production"])
     assert not by_kind(named, "Secret")
     server = by_kind(named, "Deployment")["t-orchestra-server"]["spec"]["template"]["spec"]["containers"][0]
@@ -136,6 +166,12 @@ def test_only_the_server_reaches_the_gateway_and_only_the_gateway_reaches_the_in
     assert all("ipBlock" not in peer for rule in server["egress"] for peer in rule["to"])  # no internet by default
     with_models = by_kind(rendered(*VALUES["production"]), "NetworkPolicy")["t-orchestra-server"]["spec"]["egress"]
     assert any("ipBlock" in peer for rule in with_models for peer in rule["to"])  # models named: their port 443
+    production = by_kind(rendered(*VALUES["production"]), "NetworkPolicy")["t-orchestra-server"]["spec"]["ingress"]
+    scrapers = [peer for rule in production for peer in rule["from"]]  # the Ingress controller and Prometheus
+    assert {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in scrapers} == {
+        "ingress-nginx",
+        "monitoring",
+    }
 
 
 def test_service_monitors_scrape_both_with_the_named_key_when_the_operator_is_there() -> None:
@@ -155,3 +191,46 @@ def test_the_prometheus_rule_holds_the_tested_alert_rules() -> None:
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     tested = yaml.safe_load((CHART / "files" / "alerts.yaml").read_text())
     assert rule["spec"] == tested  # the very file promtool tests (tests/test_alert_rules.py)
+
+
+@pytest.mark.parametrize("component", ["gateway", "server"])
+def test_each_pod_starts_on_0_0_0_0_and_answers_its_probes_and_scrapes_by_pod_ip_but_no_other_host(
+    component: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The settings each container gets, read by the real loaders: the bind is allowed, and the Host headers the
+    kubelet's probes and Prometheus send (the pod's IP), the Service's name and an Ingress host pass, others not."""
+    objects = rendered("--set", f"{component}.allowedHosts[0]=chat.example.com")
+    spec = by_kind(objects, "Deployment")[f"t-orchestra-{component}"]["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert next(e for e in container["env"] if e["name"] == "POD_IP")["valueFrom"]["fieldRef"]["fieldPath"] == (
+        "status.podIP"
+    )
+    section = component.upper()
+    hosts = env[f"ORCHESTRA_{section}__HTTP__ALLOWED_HOSTS"].replace("$(POD_IP)", "10.244.1.7")  # as the kubelet does
+    monkeypatch.setenv(f"ORCHESTRA_{section}__HTTP__ALLOWED_HOSTS", hosts)
+    settings = load_settings(ROOT / "config" / "orchestra.yaml")
+    port = container["ports"][0]["containerPort"]
+    probe = f"10.244.1.7:{port}"
+    if component == "server":
+        access = Access(settings.server, {"ORCHESTRA_SERVER_KEYS": "acme=k"})
+        access.check_bind("0.0.0.0")  # raises when the bind would go unprotected
+
+        def allowed(host: str) -> bool:
+            return access.host_allowed(host, "0.0.0.0")
+    else:
+        admission = Admission(settings.gateway.model_copy(update={"host": "0.0.0.0"}), {})
+        assert not admission.wildcard_bind_without_hosts
+
+        def allowed(host: str) -> bool:
+            return admission.host_allowed(host)
+
+    for host in (probe, f"t-orchestra-{component}:{port}", "chat.example.com"):
+        assert allowed(host), host
+    for host in ("evil.example", "10.244.1.8:8800", "chat.example.com.evil.example"):
+        assert not allowed(host), host
+
+
+def test_a_client_stays_on_one_gateway_pod() -> None:
+    service = by_kind(rendered(), "Service")["t-orchestra-gateway"]
+    assert service["spec"]["sessionAffinity"] == "ClientIP"  # held calls and streams live in one gateway process

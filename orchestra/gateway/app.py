@@ -215,10 +215,20 @@ def create_app(
         return JsonReply({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
-        not_ready = [name for name, pool in gateway.pools.items() if not pool.ready]
+        # Ready once every pool has settled and one serves: a broken pool (a missing key, a vendor down) must not
+        # take the gateway's other pools out of the load balancer; it is reported here, in /admin/pools and by the
+        # OrchestraPoolWithoutHealthyReplicas alert.
+        statuses = {name: pool.status[0] for name, pool in gateway.pools.items()}
+        not_ready = [name for name, status in statuses.items() if status != "ready"]
+        starting = [name for name, status in statuses.items() if status == "starting"]
         redis_ok = await gateway.redis_ready()
-        ready = not not_ready and redis_ok
-        body = {"ready": ready, "pools_not_ready": not_ready, "state_store": "ok" if redis_ok else "unreachable"}
+        ready = redis_ok and not starting and len(not_ready) < len(statuses)
+        body = {
+            "ready": ready,
+            "pools_not_ready": not_ready,
+            "pools_broken": [name for name in not_ready if name not in starting],
+            "state_store": "ok" if redis_ok else "unreachable",
+        }
         return JsonReply(body, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:

@@ -1,5 +1,8 @@
+{{- /* <release>-orchestra, or the release's own name when it already says orchestra (release "orchestra" makes
+orchestra-gateway, not orchestra-orchestra-gateway). */ -}}
 {{- define "orchestra.fullname" -}}
-{{- printf "%s-orchestra" .Release.Name | trunc 50 | trimSuffix "-" -}}
+{{- $name := ternary .Release.Name (printf "%s-orchestra" .Release.Name) (contains "orchestra" .Release.Name) -}}
+{{- $name | trunc 39 | trimSuffix "-" -}}
 {{- end -}}
 
 {{- define "orchestra.labels" -}}
@@ -24,18 +27,27 @@ app.kubernetes.io/component: {{ .component }}
 {{- .Values.existingSecret | default (printf "%s-keys" (include "orchestra.fullname" .)) -}}
 {{- end -}}
 
+{{- /* REDIS_URL as a plain value: the chart's Redis, or an external one without a password. An external URL with a
+password belongs in the keys' Secret (as REDIS_URL), which reaches both workloads through envFrom. */ -}}
 {{- define "orchestra.redisUrl" -}}
 {{- if .Values.redis.enabled -}}
 {{- printf "redis://%s-redis:6379/0" (include "orchestra.fullname" .) -}}
-{{- else -}}
-{{- required "redis.externalUrl is required when redis.enabled is false" .Values.redis.externalUrl -}}
+{{- else if .Values.redis.externalUrl -}}
+{{- if contains "@" .Values.redis.externalUrl -}}
+{{- fail "redis.externalUrl holds credentials, which would be readable in the Deployments: put REDIS_URL in the keys' Secret (existingSecret or secrets) and leave externalUrl empty" -}}
+{{- end -}}
+{{- .Values.redis.externalUrl -}}
+{{- else if not (or .Values.existingSecret (hasKey .Values.secrets "REDIS_URL")) -}}
+{{- fail "redis.enabled is false: set redis.externalUrl, or REDIS_URL in the keys' Secret (existingSecret or secrets)" -}}
 {{- end -}}
 {{- end -}}
 
 {{/* The environment both workloads share: Redis, the data folder, and the keys (from the Secret). */}}
 {{- define "orchestra.env" -}}
+{{- with include "orchestra.redisUrl" . }}
 - name: REDIS_URL
-  value: {{ include "orchestra.redisUrl" . | quote }}
+  value: {{ . | quote }}
+{{- end }}
 - name: ORCHESTRA_DATA_DIR
   value: /var/lib/orchestra
 - name: ORCHESTRA_CONFIG

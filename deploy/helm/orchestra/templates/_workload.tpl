@@ -1,6 +1,7 @@
 {{/* A stateless workload (the gateway or the server): Deployment, Service, HorizontalPodAutoscaler and
 PodDisruptionBudget. Called with (dict "root" $ "component" NAME "values" VALUES "args" LIST "ready" PATH "live" PATH
-"env" LIST). */}}
+"hostsEnv" VARIABLE): the variable holding the Host names the process accepts (DNS-rebinding protection): its Service
+name, its pod's IP (what the kubelet's probes and Prometheus send) and the values' allowedHosts (an Ingress host). */}}
 {{- define "orchestra.workload" -}}
 {{- $root := .root -}}
 {{- $name := printf "%s-%s" (include "orchestra.fullname" $root) .component -}}
@@ -40,9 +41,10 @@ spec:
               containerPort: {{ $v.port }}
           env:
             {{- include "orchestra.env" $root | nindent 12 }}
-            {{- with .env }}
-            {{- toYaml . | nindent 12 }}
-            {{- end }}
+            - name: POD_IP
+              valueFrom: {fieldRef: {fieldPath: status.podIP}}
+            - name: {{ .hostsEnv }}
+              value: {{ concat (list $name (printf "%s:%d" $name (int $v.port)) "$(POD_IP)") $v.allowedHosts | toJson | quote }}
             {{- range $key, $value := $v.extraEnv }}
             - name: {{ $key }}
               value: {{ $value | quote }}
@@ -76,6 +78,11 @@ metadata:
     app.kubernetes.io/component: {{ .component }}
 spec:
   selector: {{- include "orchestra.selector" (dict "root" $root "component" .component) | nindent 4 }}
+  {{- if eq .component "gateway" }}
+  # A client's requests stay on one gateway pod: held calls, browser sessions and resumable streams live in the
+  # process that serves them (sessions themselves are shared in Redis).
+  sessionAffinity: ClientIP
+  {{- end }}
   ports:
     - name: http
       port: {{ $v.port }}
