@@ -12,13 +12,14 @@ class _Section(BaseModel):
 
 
 class TriageConfig(_Section):
-    """Triage runs on rules, in milliseconds; a model is asked only when the rules are unsure."""
+    """Triage runs a learned classifier and the cues locally, in about 2 ms; a model is asked only when unsure."""
 
     model_below_confidence: float = Field(
         0.5,
         ge=0,
         le=1,
-        description="Ask the `fast` model when the rules' confidence is below this (and a model is set).",
+        description="Ask the `fast` model when triage's confidence (the learned model's probability of its labels) "
+        "is below this (and a model is set).",
     )
 
 

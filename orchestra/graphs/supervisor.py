@@ -25,6 +25,10 @@ from orchestra.graphs.state import ChatInput, RunContext, RunState
 from orchestra.graphs.triage import Triage, triage
 from orchestra.graphs.turns import finish_turn, start_turn
 from orchestra.graphs.workflows import competitive, design_to_deployment, market_research, sales_research
+from orchestra.routing import triage_model
+
+# Read the triage model now, at import: reading it inside the first run's step would block the event loop.
+triage_model.shipped()
 
 Route = Literal[
     "sales_intelligence_research", "market_research", "competitive_analysis", "design_to_deployment", "specialist"
