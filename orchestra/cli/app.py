@@ -13,6 +13,7 @@ from rich.markup import escape
 from orchestra.cli.common import ConfigOption, err, settings_or_exit
 from orchestra.cli.connect import connect
 from orchestra.cli.eval import app as eval_app
+from orchestra.cli.models import app as models_app
 from orchestra.cli.sandbox import app as sandbox_app
 from orchestra.core import tracing
 from orchestra.core.settings import runtime_environment
@@ -27,6 +28,7 @@ config_app = typer.Typer(help="Check and document the config file.", no_args_is_
 app.add_typer(config_app, name="config")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(eval_app, name="eval")
+app.add_typer(models_app, name="models")
 tools_app = typer.Typer(help="List and call tools through a running gateway.", no_args_is_help=True)
 app.add_typer(tools_app, name="tools")
 app.command()(connect)
