@@ -136,7 +136,7 @@ async def test_a_specialists_write_waits_for_approval_and_runs_only_when_approve
             )
         return [n["properties"]["hs_note_body"] for n in json.loads(linked.content[0].text)["results"]]
 
-    task = f"log a note on {company.domain} in our crm: they asked for a demo next week"
+    task = f"log a note on {company.name} in our crm: they asked for a demo next week"
     asked: list[dict[str, Any]] = []
     for decision, expected in (({"action": "reject"}, 0), ({"action": "edit", "arguments": {
             "metadata": {"body": "Wants a demo on Tuesday."}}}, 1)):  # fmt: skip
