@@ -95,7 +95,11 @@ def test_the_config_is_the_shipped_one_minus_the_pools_switched_off() -> None:
     shipped = yaml.safe_load(shipped_text)
     [config_map] = by_kind(rendered(*VALUES["production"]), "ConfigMap").values()
     config = yaml.safe_load(config_map["data"]["orchestra.yaml"])
-    assert set(config["gateway"]["pools"]) == set(shipped["gateway"]["pools"]) - {"apify", "zenrows"}
+    disabled = yaml.safe_load((ROOT / "deploy" / "helm" / "values" / "production.yaml").read_text())["gateway"][
+        "disabledPools"
+    ]
+    assert {"apify", "zenrows", "crm", "warehouse"} <= set(disabled)
+    assert set(config["gateway"]["pools"]) == set(shipped["gateway"]["pools"]) - set(disabled)
     assert config["models"] == shipped["models"]
 
 
@@ -127,6 +131,7 @@ def test_keys_come_from_a_secret_of_the_chart_or_one_named_and_never_from_the_co
     assert {"name": "REDIS_URL", "value": "redis://redis.internal:6379/0"} in server["env"]
     for refused, why in (
         ("redis.externalUrl=rediss://:S3cret@redis.example.com:6380/0", "holds credentials"),
+        ("redis.externalUrl=redis://redis.example.com:6379/0?Password=S3cret", "holds credentials"),
         ("redis.externalUrl=", "set redis.externalUrl, or REDIS_URL in the keys' Secret"),
     ):
         failed = helm("template", "t", str(CHART), "--kube-version", "1.30.0", "--set", "redis.enabled=false",
@@ -193,9 +198,10 @@ def test_the_prometheus_rule_holds_the_tested_alert_rules() -> None:
     assert rule["spec"] == tested  # the very file promtool tests (tests/test_alert_rules.py)
 
 
+@pytest.mark.parametrize("pod_ip", ["10.244.1.7", "fd00:10:244::7"])
 @pytest.mark.parametrize("component", ["gateway", "server"])
 def test_each_pod_starts_on_0_0_0_0_and_answers_its_probes_and_scrapes_by_pod_ip_but_no_other_host(
-    component: str, monkeypatch: pytest.MonkeyPatch
+    component: str, pod_ip: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The settings each container gets, read by the real loaders: the bind is allowed, and the Host headers the
     kubelet's probes and Prometheus send (the pod's IP), the Service's name and an Ingress host pass, others not."""
@@ -207,11 +213,11 @@ def test_each_pod_starts_on_0_0_0_0_and_answers_its_probes_and_scrapes_by_pod_ip
         "status.podIP"
     )
     section = component.upper()
-    hosts = env[f"ORCHESTRA_{section}__HTTP__ALLOWED_HOSTS"].replace("$(POD_IP)", "10.244.1.7")  # as the kubelet does
+    hosts = env[f"ORCHESTRA_{section}__HTTP__ALLOWED_HOSTS"].replace("$(POD_IP)", pod_ip)  # as the kubelet does
     monkeypatch.setenv(f"ORCHESTRA_{section}__HTTP__ALLOWED_HOSTS", hosts)
     settings = load_settings(ROOT / "config" / "orchestra.yaml")
     port = container["ports"][0]["containerPort"]
-    probe = f"10.244.1.7:{port}"
+    probe = f"[{pod_ip}]:{port}" if ":" in pod_ip else f"{pod_ip}:{port}"
     if component == "server":
         access = Access(settings.server, {"ORCHESTRA_SERVER_KEYS": "acme=k"})
         access.check_bind("0.0.0.0")  # raises when the bind would go unprotected
@@ -234,3 +240,17 @@ def test_each_pod_starts_on_0_0_0_0_and_answers_its_probes_and_scrapes_by_pod_ip
 def test_a_client_stays_on_one_gateway_pod() -> None:
     service = by_kind(rendered(), "Service")["t-orchestra-gateway"]
     assert service["spec"]["sessionAffinity"] == "ClientIP"  # held calls and streams live in one gateway process
+    assert service["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] == 600
+
+
+def test_scrape_jobs_are_named_as_the_alerts_and_dashboard_expect_whatever_the_release() -> None:
+    objects = rendered(*VALUES["production"])
+    services = by_kind(objects, "Service")
+    for monitor in by_kind(objects, "ServiceMonitor").values():
+        selector = monitor["spec"]["selector"]["matchLabels"].items()
+        [service] = [s for s in services.values() if s["metadata"]["labels"].items() >= selector]
+        job = service["metadata"]["labels"][monitor["spec"]["jobLabel"]]
+        assert job in ("orchestra-gateway", "orchestra-server")
+    rules = yaml.safe_load((CHART / "files" / "alerts.yaml").read_text())
+    down = next(rule for group in rules["groups"] for rule in group["rules"] if rule["alert"] == "OrchestraReplicaDown")
+    assert 'job=~"orchestra-(gateway|server)"' in down["expr"]

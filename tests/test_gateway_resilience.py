@@ -118,9 +118,28 @@ async def test_a_pool_that_dies_at_start_is_reported_and_the_others_serve(tmp_pa
             assert answer.json() | {"state_store": None} == {
                 "ready": True,
                 "pools_not_ready": ["dead"],
-                "pools_broken": ["dead"],
+                "pools_starting": [],
                 "state_store": None,
             }
+
+
+async def test_a_pool_that_goes_down_after_start_keeps_the_gateway_ready_for_the_others(tmp_path: Path) -> None:
+    remote = contextlib.ExitStack()
+    pools = {
+        "remote": {"tier": "ai", "url": remote.enter_context(probe_http_server()),
+                   "health_checks": {"interval": "0.5s", "timeout": "1s"}},
+        "probe": probe_pool(tmp_path / "exec.log"),
+    }  # fmt: skip
+    async with running_gateway(pools) as (base, _), httpx.AsyncClient(base_url=base) as http:
+        assert (await http.get("/readyz")).json()["pools_not_ready"] == []
+        remote.close()  # the vendor's server goes away
+        for _ in range(100):
+            answer = await http.get("/readyz")
+            if answer.json()["pools_not_ready"] == ["remote"]:
+                break
+            await asyncio.sleep(0.1)
+        assert answer.status_code == 200, answer.text  # the probe pool still serves behind a load balancer
+        assert answer.json()["pools_not_ready"] == ["remote"]
 
 
 def test_an_endless_tools_cursor_neither_blocks_start_up_nor_sigterm(tmp_path: Path) -> None:

@@ -94,6 +94,10 @@ class Gateway:
             if status != "ready":
                 log.warning("pool %s is %s: %s", pool.name, status, reason or "see /admin/pools")
 
+    def pools_starting(self) -> list[str]:
+        """Pools whose first start has not finished (ready, or every replica failed) yet."""
+        return [name for name, task in zip(self.pools, self._starting, strict=False) if not task.done()]
+
     async def _start_proxy(self, name: str, pool_config: PoolConfig) -> EgressProxy:
         egress = pool_config.egress
         assert egress is not None
@@ -215,18 +219,17 @@ def create_app(
         return JsonReply({"status": "ok"})
 
     async def readyz(_: Request) -> Response:
-        # Ready once every pool has settled and one serves: a broken pool (a missing key, a vendor down) must not
-        # take the gateway's other pools out of the load balancer; it is reported here, in /admin/pools and by the
-        # OrchestraPoolWithoutHealthyReplicas alert.
-        statuses = {name: pool.status[0] for name, pool in gateway.pools.items()}
-        not_ready = [name for name, status in statuses.items() if status != "ready"]
-        starting = [name for name, status in statuses.items() if status == "starting"]
+        # Ready once every pool's first start has finished and one pool serves: a pool that is broken or down (a
+        # vendor's outage, a hung replica) must not take the gateway's other pools out of the load balancer; it is
+        # reported here, in /admin/pools and by the OrchestraPoolWithoutHealthyReplicas alert.
+        not_ready = [name for name, pool in gateway.pools.items() if not pool.ready]
+        starting = gateway.pools_starting()
         redis_ok = await gateway.redis_ready()
-        ready = redis_ok and not starting and len(not_ready) < len(statuses)
+        ready = redis_ok and not starting and len(not_ready) < len(gateway.pools)
         body = {
             "ready": ready,
             "pools_not_ready": not_ready,
-            "pools_broken": [name for name in not_ready if name not in starting],
+            "pools_starting": starting,
             "state_store": "ok" if redis_ok else "unreachable",
         }
         return JsonReply(body, status_code=200 if ready else 503)

@@ -33,7 +33,7 @@ password belongs in the keys' Secret (as REDIS_URL), which reaches both workload
 {{- if .Values.redis.enabled -}}
 {{- printf "redis://%s-redis:6379/0" (include "orchestra.fullname" .) -}}
 {{- else if .Values.redis.externalUrl -}}
-{{- if contains "@" .Values.redis.externalUrl -}}
+{{- if or (contains "@" .Values.redis.externalUrl) (contains "password=" (lower .Values.redis.externalUrl)) -}}
 {{- fail "redis.externalUrl holds credentials, which would be readable in the Deployments: put REDIS_URL in the keys' Secret (existingSecret or secrets) and leave externalUrl empty" -}}
 {{- end -}}
 {{- .Values.redis.externalUrl -}}

@@ -44,7 +44,7 @@ spec:
             - name: POD_IP
               valueFrom: {fieldRef: {fieldPath: status.podIP}}
             - name: {{ .hostsEnv }}
-              value: {{ concat (list $name (printf "%s:%d" $name (int $v.port)) "$(POD_IP)") $v.allowedHosts | toJson | quote }}
+              value: {{ concat (list $name (printf "%s:%d" $name (int $v.port)) "$(POD_IP)" "[$(POD_IP)]") $v.allowedHosts | toJson | quote }}
             {{- range $key, $value := $v.extraEnv }}
             - name: {{ $key }}
               value: {{ $value | quote }}
@@ -76,12 +76,14 @@ metadata:
   labels:
     {{- include "orchestra.labels" $root | nindent 4 }}
     app.kubernetes.io/component: {{ .component }}
+    orchestra.io/job: orchestra-{{ .component }}
 spec:
   selector: {{- include "orchestra.selector" (dict "root" $root "component" .component) | nindent 4 }}
   {{- if eq .component "gateway" }}
   # A client's requests stay on one gateway pod: held calls, browser sessions and resumable streams live in the
   # process that serves them (sessions themselves are shared in Redis).
   sessionAffinity: ClientIP
+  sessionAffinityConfig: {clientIP: {timeoutSeconds: 600}}   # a quiet client moves on after 10 minutes
   {{- end }}
   ports:
     - name: http
