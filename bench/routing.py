@@ -15,7 +15,6 @@ import datetime as dt
 import gzip
 import json
 import platform
-import statistics
 import time
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from rich.table import Table
 from bench.processes import ROOT
 from evals.triage_eval import evaluate
 from orchestra.routing import artifacts, tier_router
-from orchestra.routing.train import TIER_DATA
+from orchestra.routing.train import TIER_DATA, latency_ms
 
 
 def _router_latency(prompts: list[str]) -> dict[str, float]:
@@ -37,8 +36,7 @@ def _router_latency(prompts: list[str]) -> dict[str, float]:
         start = time.perf_counter()
         tier_router.decide(model, prompt)
         timings.append((time.perf_counter() - start) * 1000)
-    timings.sort()
-    return {"p50": statistics.median(timings), "p99": timings[int(0.99 * (len(timings) - 1))]}
+    return latency_ms(timings)
 
 
 def main() -> None:

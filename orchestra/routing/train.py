@@ -40,6 +40,14 @@ CRITICAL_RECALL = 0.95
 TARGETED_SOURCES = frozenset({"writer-c"})
 
 
+def latency_ms(timings: Sequence[float]) -> dict[str, float]:
+    """p50 and p99 of per-call times in milliseconds (0 for none)."""
+    ordered = sorted(timings)
+    if not ordered:
+        return {"p50": 0.0, "p99": 0.0}
+    return {"p50": round(statistics.median(ordered), 3), "p99": round(ordered[int(0.99 * (len(ordered) - 1))], 3)}
+
+
 def read_rows(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -111,9 +119,7 @@ def evaluate_triage(
     missed = [rows[i]["id"] for i in critical if predicted["complexity"][i] != "critical"]
     metrics["critical_recall"] = round(1 - len(missed) / max(1, len(critical)), 4)
     metrics["critical_missed"] = missed
-    timings.sort()
-    metrics["latency_ms"] = {"p50": round(statistics.median(timings), 3) if timings else 0.0,
-                             "p99": round(timings[int(0.99 * (len(timings) - 1))], 3) if timings else 0.0}  # fmt: skip
+    metrics["latency_ms"] = latency_ms(timings)
     if keep_errors:
         metrics["errors"] = errors
     return metrics
@@ -252,7 +258,6 @@ def train_tier(
         start = time.perf_counter()
         tier_router.decide(model, prompt)
         timings.append((time.perf_counter() - start) * 1000)
-    timings.sort()
     card = {
         "model": "tier-router",
         "trained_on": {
@@ -275,10 +280,7 @@ def train_tier(
                 "accuracy": round(float(chosen), 4),
                 "of_premium": round(float(chosen / premium_accuracy), 4),
             },
-            "latency_ms": {
-                "p50": round(statistics.median(timings), 3),
-                "p99": round(timings[int(0.99 * (len(timings) - 1))], 3),
-            },
+            "latency_ms": latency_ms(timings),
         },
     }
     artifacts.save(tier_router.ARTIFACT, model, card, folder)
