@@ -3,6 +3,7 @@ that follows a script: they reach it through the real LiteLLM client."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -29,14 +30,31 @@ def tool_call(name: str, arguments: dict[str, Any], call_id: str = "call_1") -> 
     }
 
 
+def failure(status: int, message: str, code: str | None = None) -> dict[str, Any]:
+    """An error response in OpenAI's shape: 500 for an outage, 429 for a rate limit, 400 with code
+    `context_length_exceeded` for a prompt too long for the model."""
+    return {"_status": status, "error": {"message": message, "type": "api_error", "code": code}}
+
+
+def stall(seconds: float, then: dict[str, Any]) -> dict[str, Any]:
+    """Answer `then`, but only after `seconds`: a provider that times out."""
+    return {"_stall": seconds, "then": then}
+
+
 def scripted_llm(script: Script) -> tuple[Starlette, list[dict[str, Any]]]:
-    """An app answering `/v1/chat/completions` with `script(request_body)`; the requests it got are recorded."""
+    """An app answering `/v1/chat/completions` with `script(request_body)`: a message, a `failure` or a `stall`;
+    the requests it got are recorded."""
     received: list[dict[str, Any]] = []
 
     async def completions(request: Request) -> JSONResponse:
         body = await request.json()
         received.append(body)
         message = script(body)
+        if "_stall" in message:
+            await asyncio.sleep(message["_stall"])
+            message = message["then"]
+        if "_status" in message:
+            return JSONResponse({"error": message["error"]}, status_code=message["_status"])
         return JSONResponse({
             "id": f"chatcmpl-{len(received)}", "object": "chat.completion", "created": int(time.time()),
             "model": body["model"],

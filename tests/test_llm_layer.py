@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -53,6 +54,40 @@ async def test_a_spent_budget_refuses_the_next_call(tmp_path: Path) -> None:
     usage_log_path(tmp_path).write_text(json.dumps({"ts": "2999-01-01T00:00:00+00:00", "cost_usd": 5.0}) + "\n")
     async with serving(app) as base:
         layer = LLMLayer(models(base, budgets={"daily_usd": 1}), environ={"SCRIPTED_KEY": "k"}, data_dir=tmp_path)
-        with pytest.raises(BudgetExceeded, match="daily model budget of \\$1"):
+        with pytest.raises(BudgetExceeded, match="daily model budget \\(\\$1\\) is spent"):
             await layer.chat_model("fast", RunUsage()).ainvoke([HumanMessage("hi")])
     assert received == []
+
+
+async def test_budgets_per_tier_and_per_tenant_are_checked_before_the_call(tmp_path: Path) -> None:
+    app, received = scripted_llm(lambda body: reply("ok"))
+    budgets = {"tiers": {"premium": {"daily_usd": 0.00005}}, "per_tenant": {"daily_usd": 0.00009},
+               "tenants": {"big": {"daily_usd": 1}}}  # fmt: skip
+    async with serving(app) as base:
+        layer = LLMLayer(models(base, budgets=budgets), environ={"SCRIPTED_KEY": "k"}, data_dir=tmp_path)
+        premium, fast = RunUsage(tenant="acme"), RunUsage(tenant="acme")
+        await layer.chat_model("premium", premium).ainvoke([HumanMessage("hi")])  # $0.000096: past the tier's $0.00005
+        with pytest.raises(BudgetExceeded, match="daily model budget of tier premium"):
+            await layer.chat_model("premium", RunUsage(tenant="other")).ainvoke([HumanMessage("hi")])
+        with pytest.raises(BudgetExceeded, match="daily model budget of tenant acme \\(\\$9e-05\\)"):
+            await layer.chat_model("fast", fast).ainvoke([HumanMessage("hi")])  # acme's own spend is past its limit
+        await layer.chat_model("fast", RunUsage(tenant="big")).ainvoke([HumanMessage("hi")])  # a named tenant's limit
+    assert len(received) == 2
+    assert (premium.calls, fast.calls) == (1, 0)
+
+
+async def test_spend_in_redis_is_shared_by_every_layer_that_uses_it(tmp_path: Path, redis_url: str) -> None:
+    app, received = scripted_llm(lambda body: reply("ok"))
+    async with serving(app) as base:
+        environ = {"SCRIPTED_KEY": "k", "REDIS_URL": redis_url}
+        config = models(base, budgets={"per_tenant": {"daily_usd": 0.00009}}, log_calls=False)
+        replica_a = LLMLayer(config, environ, tmp_path / "a")
+        replica_b = LLMLayer(config, environ, tmp_path / "b")
+        await replica_a.chat_model("fast", RunUsage(tenant="acme")).ainvoke([HumanMessage("hi")])
+        with pytest.raises(BudgetExceeded, match="tenant acme"):
+            await replica_b.chat_model("fast", RunUsage(tenant="acme")).ainvoke([HumanMessage("hi")])
+        await replica_b.chat_model("fast", RunUsage(tenant="zeta")).ainvoke([HumanMessage("hi")])
+    now = dt.datetime.now(dt.UTC)
+    assert replica_b.ledger.spent("tenant acme", "monthly", now) == pytest.approx(120 * 0.4e-6 + 30 * 1.6e-6)
+    assert replica_a.ledger.spent("all", "daily", now) == pytest.approx(2 * (120 * 0.4e-6 + 30 * 1.6e-6))
+    assert len(received) == 2

@@ -1,10 +1,9 @@
-"""What a specialist is: its instructions, the gateway tier its tools come from, and how it picks a model."""
+"""What a specialist is: its instructions and the gateway tier its tools come from (its model tier is chosen per
+task by `orchestra.routing.choice`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from orchestra.core.llm import TIER_FOR_COMPLEXITY
 
 
 @dataclass(frozen=True)
@@ -13,7 +12,3 @@ class Specialist:
     tools_tier: str  # the gateway tier endpoint its tools are loaded from
     instructions: str
     offline_help: str  # what a user can do when no model is configured
-
-    def model_tier(self, complexity: str) -> str:
-        """Low -> fast, high and critical -> premium."""
-        return TIER_FOR_COMPLEXITY.get(complexity, "premium")

@@ -24,6 +24,7 @@ from rich.prompt import Prompt
 
 from orchestra.cli.run_failures import EXIT_NO_ANSWER, RunFacts, describe_failure, redact
 from orchestra.core.checkpoint import open_checkpointer
+from orchestra.core.llm import usage_line
 from orchestra.core.settings import OrchestraSettings
 from orchestra.gateway.server import embedded_gateway
 from orchestra.graphs.runner import new_thread_id, run_task
@@ -118,7 +119,7 @@ async def _run_command(
         for flag in result.flags:
             err.print(f"[yellow]cross-check:[/yellow] {flag}")
         _say(f"[dim]thread {result.thread_id}; report saved to {result.report_path}; "
-             f"{time.monotonic() - started:.1f}s; model calls: {result.usage['calls']}[/dim]")  # fmt: skip
+             f"{time.monotonic() - started:.1f}s; {usage_line(result.usage)}[/dim]")  # fmt: skip
     return 0 if result.answer else EXIT_NO_ANSWER
 
 

@@ -20,10 +20,10 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.outputs import LLMResult
 
 from orchestra.core.envref import expand_env
-from orchestra.core.models_config import ModelRoute, ModelsConfig, TierName, usage_log_path
-from orchestra.sandbox.paths import SandboxPaths
-
-TIER_FOR_COMPLEXITY: dict[str, TierName] = {"low": "fast", "high": "premium", "critical": "premium"}
+from orchestra.core.models_config import Limits, ModelRoute, ModelsConfig, read_overrides, usage_log_path
+from orchestra.core.spend import PERIODS, spend_ledger
+from orchestra.routing import tier_router
+from orchestra.routing.choice import Step, TierChoice, choose_tier
 
 
 class BudgetExceeded(RuntimeError):
@@ -32,46 +32,73 @@ class BudgetExceeded(RuntimeError):
 
 @dataclass
 class RunUsage:
-    """Model calls of one run: what goes into the run's state and report."""
+    """Model calls of one run, charged to its tenant: what goes into the run's state, report and call log."""
 
+    tenant: str = "local"
+    run_id: str = ""
     calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    saved_usd: float = 0.0  # what the router's fast choices saved against premium for the same tokens
     models: dict[str, int] = field(default_factory=dict)
+    routing: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, model: str, input_tokens: int, output_tokens: int, cost: float) -> None:
+    def add(self, model: str, input_tokens: int, output_tokens: int, cost: float, saved: float = 0.0) -> None:
         self.calls += 1
         self.input_tokens += input_tokens
         self.output_tokens += output_tokens
         self.cost_usd += cost
+        self.saved_usd += saved
         self.models[model] = self.models.get(model, 0) + 1
 
     def as_dict(self) -> dict[str, Any]:
         return {"calls": self.calls, "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
-                "cost_usd": round(self.cost_usd, 6), "models": dict(self.models)}  # fmt: skip
+                "cost_usd": round(self.cost_usd, 6), "saved_usd": round(self.saved_usd, 6),
+                "models": dict(self.models), "routing": list(self.routing)}  # fmt: skip
+
+
+def usage_line(usage: dict[str, Any]) -> str:
+    """A run's usage (`RunUsage.as_dict`) in one line for a report's footer: calls, cost, what routing chose and
+    what it saved against sending those steps to premium."""
+    line = f"model calls: {usage.get('calls', 0)} (${usage.get('cost_usd', 0):.4f})"
+    routed = [choice for choice in usage.get("routing", []) if choice.get("by") == "router"]
+    if routed:
+        fast = sum(choice["tier"] == "fast" for choice in routed)
+        line += (f"; router: {fast} of {len(routed)} steps to the fast tier, "
+                 f"${usage.get('saved_usd', 0):.4f} saved against premium")  # fmt: skip
+    return line
 
 
 class UsageRecorder(BaseCallbackHandler):
-    """Counts each finished call into the run's usage and appends it to the local call log."""
+    """Checks the budgets before each call; counts each finished call into the run's usage and the call log."""
 
     raise_error = True  # a spent budget must stop the call, not just be logged by LangChain
 
-    def __init__(self, layer: LLMLayer, tier: str, usage: RunUsage) -> None:
-        self._layer, self._tier, self._usage = layer, tier, usage
+    def __init__(self, layer: LLMLayer, tier: str, usage: RunUsage, choice: TierChoice | None = None) -> None:
+        self._layer, self._tier, self._usage, self._choice = layer, tier, usage, choice
 
     def on_chat_model_start(self, serialized: dict[str, Any], messages: Any, **kwargs: Any) -> None:
-        self._layer.check_budget()
+        self._layer.check_budget(self._tier, self._usage.tenant)
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
         for generation in (g for batch in response.generations for g in batch):
             message = getattr(generation, "message", None)
             usage = getattr(message, "usage_metadata", None) or {}
             metadata = getattr(message, "response_metadata", None) or {}
-            model = str(metadata.get("model_name") or metadata.get("model") or self._tier)
+            model = self._layer.deployed(metadata.get("model_id")) or str(metadata.get("model_name") or self._tier)
             cost = float(metadata.get("response_cost") or 0.0)
-            self._usage.add(model, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)), cost)
-            self._layer.log_call(self._tier, model, usage, cost, str(kwargs.get("run_id", "")))
+            tokens = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+            saved = self._saved(cost, *tokens)
+            self._usage.add(model, *tokens, cost, saved)
+            self._layer.record_call(self._tier, model, tokens, cost, saved, self._usage, self._choice)
+
+    def _saved(self, cost: float, input_tokens: int, output_tokens: int) -> float:
+        """Against premium's first model for the same tokens, when the router chose fast."""
+        if self._choice is None or self._choice.by != "router" or self._choice.tier != "fast":
+            return 0.0
+        premium = self._layer.price("premium", input_tokens, output_tokens)
+        return max(premium - cost, 0.0) if premium is not None else 0.0
 
 
 class LLMLayer:
@@ -79,12 +106,15 @@ class LLMLayer:
 
     def __init__(self, config: ModelsConfig, environ: dict[str, str], data_dir: Path) -> None:
         self.config, self._environ, self.data_dir = config, environ, data_dir
-        self._overrides = _read_overrides(data_dir)
+        self._overrides = read_overrides(data_dir)
         routing = self._overrides.get("routing", {})
         self.routes: dict[str, list[ModelRoute]] = {}
         for tier, routes in config.tiers.items():
             chosen = [r for r in routes if r.model in routing[tier]] if tier in routing else list(routes)
             self.routes[tier] = [r for r in chosen if r.usable(environ)]
+        self.router_threshold: float | None = self._overrides.get("router", {}).get("threshold")
+        self.preload_router()
+        self.ledger = spend_ledger(environ, data_dir)
         self._router: Any = None
         self._log_lock = threading.Lock()
 
@@ -95,21 +125,31 @@ class LLMLayer:
     def has(self, tier: str) -> bool:
         return bool(self.routes.get(tier))
 
+    def preload_router(self) -> None:
+        """Read the tier router now, when it will be asked: the first run's step must not read it on the loop."""
+        if self.has("fast") and self.has("premium"):
+            tier_router.shipped()
+
     def _litellm_router(self) -> Any:
+        """One deployment per model, named `tier/index`: a tier's models are tried in order, then the other
+        tier's, on any failure (a context-window error too: the next model may take a longer prompt)."""
         if self._router is None:
             _use_bundled_prices()
             from litellm import Router
 
-            model_list = [
-                {"model_name": name, "litellm_params": self._params(route)}
-                for tier, routes in self.routes.items()
-                for index, route in enumerate(routes)
-                for name in ([tier] if tier != "panel" else [f"panel/{index}"])
-            ]
-            fallbacks = [{a: [b]} for a, b in (("premium", "fast"), ("fast", "premium")) if self.has(a) and self.has(b)]
+            model_list = [{"model_name": name, "litellm_params": self._params(route), "model_info": {"id": name}}
+                          for tier, routes in self.routes.items() for name, route in _named(tier, routes)]  # fmt: skip
+            order = {
+                tier: [name for name, _ in _named(tier, self.routes.get(tier, []))] for tier in ("fast", "premium")
+            }
+            fallbacks = [{names[0]: names[1:] + order[other]}
+                         for tier, other in (("fast", "premium"), ("premium", "fast"))
+                         if (names := order[tier]) and len(names) + len(order[other]) > 1]  # fmt: skip
+            knobs = self.config.resilience
             self._router = Router(
-                model_list=model_list, fallbacks=fallbacks, num_retries=2, retry_after=1, timeout=120,
-                allowed_fails=2, cooldown_time=30,
+                model_list=model_list, fallbacks=fallbacks, context_window_fallbacks=fallbacks,
+                num_retries=knobs.retries, retry_after=0, timeout=knobs.timeout_s, allowed_fails=knobs.allowed_fails,
+                cooldown_time=knobs.cooldown_s,
             )  # fmt: skip
         return self._router
 
@@ -121,21 +161,35 @@ class LLMLayer:
             params["api_base"] = expand_env(route.api_base, self._environ)
         return params
 
+    def deployed(self, deployment: Any) -> str | None:
+        """The model behind a Router deployment id (`fast/1`): the one that answered, after any fallback."""
+        tier, _, index = str(deployment).partition("/")
+        routes = self.routes.get(tier, [])
+        return routes[int(index)].model if index.isdigit() and int(index) < len(routes) else None
+
     def resolve(self, tier: str) -> str:
         """The tier that answers for `tier`: itself, or the other one when it has no model; never when offline."""
         if self.offline:
             raise RuntimeError("no model is configured (offline mode); the caller must not ask for one")
         return tier if self.has(tier) else "premium" if self.has("premium") else "fast"
 
-    def chat_model(self, tier: str, usage: RunUsage) -> BaseChatModel:
+    def chat_model(self, tier: str, usage: RunUsage, choice: TierChoice | None = None) -> BaseChatModel:
         """A chat model for `tier` (falling back to the other tier); never called when offline."""
         tier = self.resolve(tier)
         _use_bundled_prices()
         from langchain_litellm import ChatLiteLLMRouter
 
-        return ChatLiteLLMRouter(
-            router=self._litellm_router(), model=tier, callbacks=[UsageRecorder(self, tier, usage)]
-        )
+        recorder = UsageRecorder(self, tier, usage, choice)
+        return ChatLiteLLMRouter(router=self._litellm_router(), model=f"{tier}/0", callbacks=[recorder])
+
+    def routed_model(self, step: Step, task: str, complexity: str, usage: RunUsage) -> BaseChatModel:
+        """The chat model for a step that could use either tier, as `choose_tier` decides; the decision goes into
+        the run's usage. With only one tier configured, that one."""
+        if not (self.has("fast") and self.has("premium")):
+            return self.chat_model("premium", usage)
+        choice = choose_tier(step, task, complexity, self.router_threshold)
+        usage.routing.append(choice.as_dict())
+        return self.chat_model(choice.tier, usage, choice)
 
     def panel(self, usage: RunUsage) -> list[tuple[str, BaseChatModel]]:
         """One chat model per panel member (different families), for cross-checks."""
@@ -144,50 +198,60 @@ class LLMLayer:
 
         router = self._litellm_router() if self.has("panel") else None
         return [
-            (route.model, ChatLiteLLMRouter(router=router, model=f"panel/{index}",
+            (route.model, ChatLiteLLMRouter(router=router, model=name,
                                             callbacks=[UsageRecorder(self, "panel", usage)]))
-            for index, route in enumerate(self.routes.get("panel", []))
+            for name, route in _named("panel", self.routes.get("panel", []))
         ]  # fmt: skip
 
+    def price(self, tier: str, input_tokens: int, output_tokens: int) -> float | None:
+        """What the tier's first model charges for these tokens (LiteLLM's cost map); None when it is unpriced."""
+        if not self.has(tier):
+            return None
+        _use_bundled_prices()
+        import litellm
+
+        try:
+            prompt, completion = litellm.cost_per_token(
+                model=self.routes[tier][0].model, prompt_tokens=input_tokens, completion_tokens=output_tokens
+            )
+        except Exception:  # LiteLLM raises bare Exceptions for models missing from its map
+            return None
+        return float(prompt) + float(completion)
+
     # -- budgets and the call log ---------------------------------------------------------------------
-    def spent_since(self, since: dt.datetime) -> float:
-        path = usage_log_path(self.data_dir)
-        if not path.exists():
-            return 0.0
-        total = 0.0
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if dt.datetime.fromisoformat(record["ts"]) >= since:
-                total += float(record.get("cost_usd", 0))
-        return total
-
     def budgets(self) -> dict[str, float | None]:
-        """The spending limits in force, by period (the models admin's overrides first, then the config)."""
+        """The installation's spending limits by period (the models admin's overrides first, then the config)."""
         overrides = self._overrides.get("budgets", {})
-        return {period: overrides.get(period, getattr(self.config.budgets, f"{period}_usd"))
-                for period in ("daily", "monthly")}  # fmt: skip
+        return {period: overrides.get(period, getattr(self.config.budgets, f"{period}_usd")) for period in PERIODS}
 
-    def check_budget(self) -> None:
-        limits = self.budgets()
+    def check_budget(self, tier: str, tenant: str) -> None:
+        """Before a call: refuse it when any budget it counts toward (the installation's, its tier's, its
+        tenant's) is spent."""
+        installation = Limits.model_validate({f"{p}_usd": limit for p, limit in self.budgets().items()})
         now = dt.datetime.now(dt.UTC)
-        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        for period, start in (("daily", day), ("monthly", day.replace(day=1))):
-            limit = limits[period]
-            if limit is not None and self.spent_since(start) >= limit:
-                raise BudgetExceeded(
-                    f"the {period} model budget of ${limit:g} is spent; raise it (models pool: set_budget) or wait"
-                )
+        for scope, limits in (self.config.budgets.scopes(tier, tenant) | {"all": installation}).items():
+            for period in PERIODS:
+                limit = getattr(limits, f"{period}_usd")
+                if limit is not None and self.ledger.spent(scope, period, now) >= limit:
+                    whose = "model budget" if scope == "all" else f"model budget of {scope}"
+                    raise BudgetExceeded(
+                        f"the {period} {whose} (${limit:g}) is spent; raise it (models pool: set_budget, or "
+                        f"models.budgets in the config) or wait for the next period"
+                    )
 
-    def log_call(self, tier: str, model: str, usage: dict[str, Any], cost: float, run_id: str) -> None:
+    def record_call(
+        self, tier: str, model: str, tokens: tuple[int, int], cost: float, saved: float, usage: RunUsage,
+        choice: TierChoice | None,
+    ) -> None:  # fmt: skip
+        """Count a finished call toward the budgets and, unless switched off, append it to the call log."""
+        now = dt.datetime.now(dt.UTC)
+        self.ledger.add(tier, usage.tenant, cost, now)
         if not self.config.log_calls:
             return
         record = {
-            "ts": dt.datetime.now(dt.UTC).isoformat(), "tier": tier, "model": model, "run_id": run_id,
-            "input_tokens": int(usage.get("input_tokens", 0)), "output_tokens": int(usage.get("output_tokens", 0)),
-            "cost_usd": cost,
+            "ts": now.isoformat(), "tier": tier, "model": model, "tenant": usage.tenant, "run_id": usage.run_id,
+            "input_tokens": tokens[0], "output_tokens": tokens[1], "cost_usd": cost, "saved_usd": round(saved, 8),
+            **({"choice": choice.as_dict()} if choice else {}),
         }  # fmt: skip
         path = usage_log_path(self.data_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -195,15 +259,12 @@ class LLMLayer:
             log.write(json.dumps(record) + "\n")
 
 
+def _named(tier: str, routes: list[ModelRoute]) -> list[tuple[str, ModelRoute]]:
+    """The Router's name of each of a tier's models: `fast/0`, `fast/1`, ..."""
+    return [(f"{tier}/{index}", route) for index, route in enumerate(routes)]
+
+
 def _use_bundled_prices() -> None:
     """LiteLLM downloads a price list when first imported unless told to use the one it ships (no network here,
     and prices should not change under a running process)."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-
-def _read_overrides(data_dir: Path) -> dict[str, Any]:
-    """Routing and budget overrides written by the models admin server."""
-    try:
-        return json.loads(SandboxPaths.under(data_dir).models_admin.read_text())
-    except (FileNotFoundError, ValueError):
-        return {}

@@ -7,12 +7,16 @@ Orchestra runs offline and says so.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestra.core.envref import env_references
+from orchestra.sandbox.paths import SandboxPaths
 
 TierName = Literal["fast", "premium", "panel"]
 
@@ -37,11 +41,40 @@ class ModelRoute(_Section):
         return self.model.split("/", 1)[0] if "/" in self.model else self.model.split("-", 1)[0]
 
 
-class Budgets(_Section):
-    """Spending limits for model calls, in US dollars (LiteLLM's cost map prices the calls)."""
+class Limits(_Section):
+    """Spending limits in US dollars (LiteLLM's cost map prices the calls); unset means no limit."""
 
     daily_usd: float | None = Field(None, gt=0, description="Spend per UTC day; unset means no limit.")
     monthly_usd: float | None = Field(None, gt=0, description="Spend per calendar month; unset means no limit.")
+
+
+class Budgets(Limits):
+    """Spending limits for model calls: for the installation (`daily_usd`, `monthly_usd`), per tier, and per tenant
+    (an API key's owner on the server; `local` for the CLI). Checked before every call; spend is counted in Redis
+    when `REDIS_URL` is set, so every replica sees it, else in this process's call log."""
+
+    tiers: dict[TierName, Limits] = Field(default_factory=dict, description="Limits per tier, e.g. premium only.")
+    per_tenant: Limits = Field(default_factory=Limits, description="Limits every tenant has on its own spend.")
+    tenants: dict[str, Limits] = Field(
+        default_factory=dict, description="Limits of named tenants, in place of `per_tenant` for them."
+    )
+
+    def scopes(self, tier: str, tenant: str) -> dict[str, Limits]:
+        """The limits a call of `tenant` on `tier` must stay within, by the name of what they limit."""
+        by_tier: dict[str, Limits] = dict(self.tiers)
+        return {"all": self, f"tier {tier}": by_tier.get(tier, Limits()),
+                f"tenant {tenant}": self.tenants.get(tenant, self.per_tenant)}  # fmt: skip
+
+
+class Resilience(_Section):
+    """How LiteLLM's Router rides out a failing provider: each tier's models are tried in order (a 5xx, timeout,
+    rate limit or context-window error moves to the next one, then to the other tier), each retried a bounded
+    number of times; a model that keeps failing is set aside for the cooldown."""
+
+    timeout_s: float = Field(120, gt=0, description="Seconds a model call may take before it counts as failed.")
+    retries: int = Field(2, ge=0, le=5, description="Retries of a model before moving to the next one.")
+    cooldown_s: float = Field(30, ge=0, description="Seconds a model that keeps failing is set aside.")
+    allowed_fails: int = Field(2, ge=0, description="Failures in a minute before a model is set aside.")
 
 
 class ModelsConfig(_Section):
@@ -49,6 +82,7 @@ class ModelsConfig(_Section):
 
     tiers: dict[TierName, list[ModelRoute]] = Field(default_factory=dict, description="Models per tier, in order.")
     budgets: Budgets = Field(default_factory=Budgets, description="Spending limits.")
+    resilience: Resilience = Field(default_factory=Resilience, description="Retries, timeouts, cooldowns.")
     log_calls: bool = Field(
         True, description="Record every model call (model, tokens, cost) in `<data_dir>/llm-usage.jsonl`."
     )
@@ -57,3 +91,33 @@ class ModelsConfig(_Section):
 def usage_log_path(data_dir: Path) -> Path:
     """Where model calls are recorded, one JSON object per line."""
     return data_dir / "llm-usage.jsonl"
+
+
+def read_jsonl(path: Path, since: dt.datetime | None = None) -> Iterator[dict[str, Any]]:
+    """The records of a JSON-lines log, from `since` on; a line cut short by a crash is skipped."""
+    if not path.exists():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+            if since is None or dt.datetime.fromisoformat(record["ts"]) >= since:
+                yield record
+        except (ValueError, KeyError, TypeError):
+            continue
+
+
+def read_overrides(data_dir: Path) -> dict[str, Any]:
+    """Routing, budget and router-threshold overrides written by the models admin server and `models calibrate`;
+    the config file itself is never rewritten."""
+    try:
+        return json.loads(SandboxPaths.under(data_dir).models_admin.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def write_overrides(data_dir: Path, overrides: dict[str, Any]) -> None:
+    path = SandboxPaths.under(data_dir).models_admin
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(overrides, indent=2, sort_keys=True))
+    tmp.replace(path)  # atomic: a reader never sees half a file

@@ -27,8 +27,9 @@ from pydantic import ConfigDict
 from orchestra.core.llm import LLMLayer, RunUsage, UsageRecorder
 from orchestra.core.models_config import ModelRoute, ModelsConfig
 from orchestra.evals.cassette import Cassette, Placeholders
+from orchestra.routing.choice import TierChoice
 
-_KEPT_METADATA = ("model_name", "response_cost", "finish_reason")
+_KEPT_METADATA = ("model_name", "model_id", "response_cost", "finish_reason")
 
 
 class TapedChatModel(BaseChatModel):
@@ -125,28 +126,30 @@ class TapedLLM(LLMLayer):
             routes = {tier: [ModelRoute(model=name) for name in names] for tier, names in tiers.items()}
             super().__init__(ModelsConfig(log_calls=False), {}, data_dir)
             self.routes = routes
+            self.preload_router()
         self._cassette, self._places, self._recording = cassette, places, recording
 
-    def check_budget(self) -> None:
+    def check_budget(self, tier: str, tenant: str) -> None:
         if self._recording:
-            super().check_budget()
+            super().check_budget(tier, tenant)
 
-    def chat_model(self, tier: str, usage: RunUsage) -> BaseChatModel:
+    def chat_model(self, tier: str, usage: RunUsage, choice: TierChoice | None = None) -> BaseChatModel:
         tier = self.resolve(tier)
         inner = super().chat_model(tier, usage) if self._recording else None
-        return self._taped(tier, tier, usage, inner, [route.model for route in self.routes[tier]])
+        return self._taped(tier, tier, usage, inner, [route.model for route in self.routes[tier]], choice)
 
     def panel(self, usage: RunUsage) -> list[tuple[str, BaseChatModel]]:
         members: list[tuple[str, BaseChatModel | None]] = (
             list(super().panel(usage)) if self._recording else [(r.model, None) for r in self.routes.get("panel", [])]
         )
-        return [(name, self._taped(f"panel/{index}", "panel", usage, inner, [name]))
+        return [(name, self._taped(f"panel/{index}", "panel", usage, inner, [name], None))
                 for index, (name, inner) in enumerate(members)]  # fmt: skip
 
     def _taped(
-        self, key: str, tier: str, usage: RunUsage, inner: BaseChatModel | None, models: list[str]
-    ) -> TapedChatModel:
+        self, key: str, tier: str, usage: RunUsage, inner: BaseChatModel | None, models: list[str],
+        choice: TierChoice | None,
+    ) -> TapedChatModel:  # fmt: skip
         if inner is not None:
             inner = inner.model_copy(update={"callbacks": None})  # usage is counted once, by the taped model
         return TapedChatModel(tier=key, models=models, cassette=self._cassette, places=self._places, inner=inner,
-                              callbacks=[UsageRecorder(self, tier, usage)])  # fmt: skip
+                              callbacks=[UsageRecorder(self, tier, usage, choice)])  # fmt: skip

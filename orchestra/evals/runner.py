@@ -129,7 +129,7 @@ def _turn_result(
 ) -> TurnResult:
     return TurnResult(say=say, answer=result.answer, route=result.triage, calls=calls, approvals=asked,
                       flags=result.flags, model_calls=usage.calls, cost_usd=round(usage.cost_usd, 6),
-                      seconds=round(seconds, 3))  # fmt: skip
+                      seconds=round(seconds, 3), routing=list(usage.routing))  # fmt: skip
 
 
 async def run_case(suite: Suite, case: Case, bench: Bench) -> CaseResult:

@@ -29,6 +29,7 @@ class TurnResult:
     model_calls: int = 0
     cost_usd: float = 0.0
     seconds: float = 0.0
+    routing: list[dict[str, Any]] = field(default_factory=list)  # the tier each step used, and why
 
 
 @dataclass

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 
-from orchestra.core.llm import LLMLayer
+from orchestra.core.llm import LLMLayer, RunUsage
 from orchestra.core.settings import OrchestraSettings, load_settings, runtime_environment
 from orchestra.graphs.state import RunContext
 from orchestra.tools.gateway_client import DEFAULT_GATEWAY, auth_headers
@@ -36,9 +36,12 @@ class ServedContexts:
     ) -> ServedContexts:
         return await asyncio.to_thread(cls, settings, environ, gateway_url, headers)
 
-    def for_run(self, thread_id: str) -> RunContext:
-        """A fresh context for one run of `thread_id` (its own usage count), over the thread's tool sessions."""
-        return run_context(self.settings, self.sessions.for_thread(thread_id), self.llm)
+    def for_run(self, thread_id: str, tenant: str = "local", run_id: str = "") -> RunContext:
+        """A fresh context for one run of `thread_id` (its own usage count, charged to `tenant`), over the thread's
+        tool sessions."""
+        context = run_context(self.settings, self.sessions.for_thread(thread_id), self.llm)
+        context.usage = RunUsage(tenant=tenant, run_id=run_id)
+        return context
 
     async def aclose(self) -> None:
         await self.sessions.aclose()
@@ -85,7 +88,7 @@ def context_of(runtime: Runtime[RunContext]) -> RunContext:
     thread_id = str(configurable.get("thread_id", "default"))
     run_id = str(get_config().get("metadata", {}).get("run_id", thread_id))
     if run_id not in _runs:  # one context per run, so its usage is counted once across every node
-        _runs[run_id] = _served.for_run(thread_id)
+        _runs[run_id] = _served.for_run(thread_id, run_id=run_id)
         while len(_runs) > _RUNS_KEPT:
             _runs.popitem(last=False)
     return _runs[run_id]

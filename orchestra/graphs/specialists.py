@@ -60,7 +60,7 @@ async def specialist(state: RunState, runtime: Runtime[RunContext]) -> dict[str,
     context = context_of(runtime)
     if context.llm.offline:
         return await _offline(state, context, chosen)
-    model = context.llm.chat_model(chosen.model_tier(decision["complexity"]), context.usage)
+    model = context.llm.routed_model("specialist", state["task"], decision["complexity"], context.usage)
     tools = await context.tools.langchain_tools(chosen.tools_tier)
     agent = create_agent(model, tools, system_prompt=chosen.instructions, middleware=[_approvals(tools, context)])
     result = await agent.ainvoke({"messages": [HumanMessage(state["task"])]})

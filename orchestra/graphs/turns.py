@@ -22,6 +22,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Overwrite
 
+from orchestra.core.llm import usage_line
 from orchestra.graphs.context import context_of
 from orchestra.graphs.evidence import turn_evidence
 from orchestra.graphs.followups import remember, resolve
@@ -78,7 +79,8 @@ async def _standalone(request: str, state: RunState, context: RunContext) -> tup
         return resolve(request, known, company_mentions(request))
     conversation = "\n".join(f"{type(m).__name__.removesuffix('Message')}: {text_of(m)[:400]}" for m in earlier[-6:])
     prompt = FOLLOW_UP.format(known=json.dumps(known)[:3000], conversation=conversation, message=request)
-    reply = await context.llm.chat_model("fast", context.usage).ainvoke([HumanMessage(prompt)])
+    # Triage has not run yet, so the router decides from the message alone.
+    reply = await context.llm.routed_model("follow_up", request, "high", context.usage).ainvoke([HumanMessage(prompt)])
     task = str(reply.content).strip().strip('"') or request
     return task, (f"rewritten by the fast model from “{request}”" if task != request else None)
 
@@ -87,7 +89,9 @@ async def finish_turn(state: RunState, runtime: Runtime[RunContext]) -> dict[str
     context = context_of(runtime)
     answer, flags = state.get("answer", ""), state.get("flags", [])
     thread_id = str(get_config().get("configurable", {}).get("thread_id", ""))
-    report = await asyncio.to_thread(save_report, context.reports_dir, thread_id, state.get("task", ""), answer, flags)
+    report = await asyncio.to_thread(
+        save_report, context.reports_dir, thread_id, state.get("task", ""), answer, flags, context.usage.as_dict()
+    )
     shown = answer + "".join(f"\n\n> **Cross-check:** {flag}" for flag in flags)
     metadata = {
         "triage": state.get("triage", {}),
@@ -95,6 +99,8 @@ async def finish_turn(state: RunState, runtime: Runtime[RunContext]) -> dict[str
         "report_path": str(report),
         "model_used": bool(state.get("model_used")),
         "usage": context.usage.as_dict(),
+        "usage_line": usage_line(context.usage.as_dict()),
+        "run_id": context.usage.run_id,  # the server's run: what thumbs up or down on this answer refer to
         "evidence": [{k: v for k, v in e.items() if k != "result"} for e in turn_evidence(state)],
         "approvals": state.get("approvals", []),
         "visuals": visuals(state.get("facts", {})),
@@ -107,13 +113,16 @@ async def finish_turn(state: RunState, runtime: Runtime[RunContext]) -> dict[str
     }
 
 
-def save_report(reports_dir: Path, thread_id: str, task: str, answer: str, flags: list[str]) -> Path:
+def save_report(
+    reports_dir: Path, thread_id: str, task: str, answer: str, flags: list[str], usage: dict[str, Any]
+) -> Path:
     reports_dir.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     slug = re.sub(r"[^a-z0-9]+", "-", task.lower())[:48].strip("-") or "report"
     path = reports_dir / f"{stamp}-{slug}-{thread_id[:8]}.md"
     warnings = "".join(f"\n> **Cross-check:** {flag}" for flag in flags)
-    path.write_text(f"{answer}\n{warnings}\n\n---\nTask: {task}\nThread: {thread_id}\n", encoding="utf-8")
+    footer = f"Task: {task}\nThread: {thread_id}\nModels: {usage_line(usage)}\n"
+    path.write_text(f"{answer}\n{warnings}\n\n---\n{footer}", encoding="utf-8")
     return path
 
 

@@ -68,7 +68,8 @@ def create_app(
             runs.metrics.budgets(contexts.llm.budgets())
             info = await asyncio.to_thread(meta.server_info)
             app.state.orchestra = ServerParts(config, registry, store, runs.manager, runs.broker, runs.locks,
-                                              runs.metrics, info, screenshots_under(settings.data_dir))  # fmt: skip
+                                              runs.metrics, info, screenshots_under(settings.data_dir),
+                                              settings.data_dir)  # fmt: skip
             try:
                 yield
             finally:

@@ -31,6 +31,7 @@ class ServerParts:
     metrics: ServerMetrics
     info: dict[str, Any]
     screenshots_dir: Path  # where the answers' screenshots are (`GET /threads/{id}/screenshots/{name}`)
+    data_dir: Path  # where runs' feedback is kept for `orchestra models calibrate`
 
 
 def parts(request: Request) -> ServerParts:

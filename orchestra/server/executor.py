@@ -91,7 +91,7 @@ class RunExecutor:
         await self._store.put_run(run)
         self._metrics.run_started(run)
         await self._broker.publish(run.run_id, "metadata", dumps({"run_id": run.run_id, "attempt": handle.attempt}))
-        context = self._contexts.for_run(self._graphs.saver(run.tenant).key(run.thread_id))
+        context = self._contexts.for_run(self._graphs.saver(run.tenant).key(run.thread_id), run.tenant, run.run_id)
         seen = _Seen()
         with journal_writes(handle.journal):  # the graph's task (and the nodes' tasks) copy it
             graph = self._stream(run, context, seen, handle.attempt)

@@ -136,6 +136,15 @@ class CommandBody(BaseModel):
     _graph_metadata = field_validator("update")(written_by_graphs_only)
 
 
+class Feedback(_Body):
+    """`POST /threads/{id}/runs/{run_id}/feedback`: a person's verdict on a run's answer, which `orchestra models
+    calibrate` learns the router's threshold from."""
+
+    model_config = ConfigDict(extra="forbid")
+    thumbs: Literal["up", "down"] = Field(description="up: the answer was good; down: it was not.")
+    comment: str = Field("", max_length=2000, description="Why, in the person's words (kept with the verdict).")
+
+
 class RunCreate(_Body):
     """`POST /threads/{id}/runs[/wait|/stream]` and `POST /runs[/wait|/stream]`."""
 

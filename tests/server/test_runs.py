@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from langgraph_sdk.client import LangGraphClient
 
+from orchestra.core.models_config import read_jsonl
+from orchestra.routing.outcomes import outcomes_log_path
+from tests.server.conftest import KEYS, client, serving
 from tests.server.graphs import gate
 
 HI = {"messages": [{"role": "user", "content": "hi"}]}
@@ -189,3 +193,26 @@ async def test_a_stream_dropped_with_on_disconnect_cancel_stops_its_run(acme: La
                 break  # the client goes away while the run waits
         await acme.runs.join(thread["thread_id"], run_id)
     assert (await acme.runs.get(thread["thread_id"], run_id))["status"] == "interrupted"
+
+
+async def test_thumbs_on_a_finished_run_are_kept_for_calibration_and_bound_to_its_tenant(tmp_path: Path) -> None:
+    async with serving(tmp_path) as url:
+        acme = client(url, "acme")
+        thread = await acme.threads.create()
+        await acme.runs.wait(thread["thread_id"], "echo", input=HI)
+        [run] = await acme.runs.list(thread["thread_id"])
+        path = f"/threads/{thread['thread_id']}/runs/{run['run_id']}/feedback"
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            as_acme, as_globex = {"X-Api-Key": KEYS["acme"]}, {"X-Api-Key": KEYS["globex"]}
+            sent = await http.post(path, json={"thumbs": "down", "comment": "wrong ARR"}, headers=as_acme)
+            assert sent.status_code == 201, sent.text
+            assert (await http.post(path, json={"thumbs": "up"}, headers=as_globex)).status_code == 404
+            bad = await http.post(path, json={"thumbs": "sideways"}, headers=as_acme)
+            assert bad.status_code == 422
+            assert "thumbs" in bad.text
+            assert (await http.post(path, json={"thumbs": "up"})).status_code == 401
+            elsewhere = f"/threads/{thread['thread_id']}/runs/{uuid.uuid4()}/feedback"
+            assert (await http.post(elsewhere, json={"thumbs": "up"}, headers=as_acme)).status_code == 404
+    [kept] = list(read_jsonl(outcomes_log_path(tmp_path)))
+    assert (kept["tenant"], kept["run_id"], kept["good"]) == ("acme", run["run_id"], False)
+    assert kept["comment"] == "wrong ARR"

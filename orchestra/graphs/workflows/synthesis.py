@@ -35,7 +35,8 @@ async def finish_report(state: RunState, context: RunContext, body: str, *, read
     if context.llm.offline:
         opening, model_used = OFFLINE_NOTE, False
     else:
-        model = context.llm.chat_model("premium", context.usage)
+        complexity = state.get("triage", {}).get("complexity", "high")
+        model = context.llm.routed_model("synthesis", state["task"], complexity, context.usage)
         reply = await model.ainvoke([HumanMessage(SUMMARY.format(reader=reader, report=body))])
         opening, model_used = f"## Summary (written by a model)\n{reply.content}", True
     evidence = turn_evidence(state)

@@ -25,9 +25,8 @@ from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from orchestra.core.models_config import TierName, usage_log_path
+from orchestra.core.models_config import TierName, read_jsonl, read_overrides, usage_log_path, write_overrides
 from orchestra.core.settings import ConfigError, default_data_dir, load_settings
-from orchestra.sandbox.paths import SandboxPaths
 
 READ = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
 WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
@@ -61,7 +60,6 @@ class Admin:
 
     def __init__(self, config_path: Path, data_dir: Path) -> None:
         self.config_path, self.data_dir = config_path, data_dir
-        self.overrides_path = SandboxPaths.under(data_dir).models_admin
 
     def settings(self) -> Any:
         try:
@@ -70,30 +68,13 @@ class Admin:
             raise ToolError(str(exc)) from None
 
     def overrides(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.overrides_path.read_text())
-        except FileNotFoundError:
-            return {}
+        return read_overrides(self.data_dir)
 
     def save_overrides(self, overrides: dict[str, Any]) -> None:
-        self.overrides_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.overrides_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(overrides, indent=2, sort_keys=True))
-        tmp.replace(self.overrides_path)  # atomic: a reader never sees half a file
+        write_overrides(self.data_dir, overrides)
 
     def usage(self, since: dt.datetime) -> list[dict[str, Any]]:
-        path = usage_log_path(self.data_dir)
-        if not path.exists():
-            return []
-        records = []
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash is skipped, not fatal
-            if dt.datetime.fromisoformat(record["ts"]) >= since:
-                records.append(record)
-        return records
+        return list(read_jsonl(usage_log_path(self.data_dir), since))
 
 
 def build_server(admin: Admin) -> FastMCP:

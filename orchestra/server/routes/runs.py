@@ -3,11 +3,13 @@ stream (`Last-Event-ID`), cancel and delete."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 
+from orchestra.routing.outcomes import record_feedback
 from orchestra.server.bodies import JsonRoute
 from orchestra.server.deps import Parts, ServerParts, Tenant
 from orchestra.server.errors import Conflict, Unprocessable
@@ -15,7 +17,7 @@ from orchestra.server.jsonio import JsonReply
 from orchestra.server.records import RunRecord
 from orchestra.server.responses import RunEventStream, RunResult
 from orchestra.server.routes.threads import checked_uuid, load_thread
-from orchestra.server.schemas import RunCreate
+from orchestra.server.schemas import Feedback, RunCreate
 
 router = APIRouter(tags=["runs"], route_class=JsonRoute)
 
@@ -120,6 +122,16 @@ async def join_stream(
             raise Unprocessable("Last-Event-ID: send the id of the last event received (an integer)") from None
     modes = {m for value in stream_mode or [] for m in value.strip("[]").replace('"', "").split(",") if m.strip()}
     return await _stream_reply(server, run, after, modes or None, cancel_on_disconnect)
+
+
+@router.post("/threads/{thread_id}/runs/{run_id}/feedback", status_code=201, summary="Thumbs up or down on a run")
+async def feedback(thread_id: str, run_id: str, body: Feedback, server: Parts, tenant: Tenant) -> JsonReply:
+    run = await server.manager.get(tenant, checked_uuid(thread_id), checked_uuid(run_id, "run ID"))
+    if run.status != "success":
+        raise Conflict(f"Run {run.run_id} is {run.status}; feedback is for runs that answered (status success)")
+    good = body.thumbs == "up"
+    await asyncio.to_thread(record_feedback, server.data_dir, tenant, run.thread_id, run.run_id, good, body.comment)
+    return JsonReply({"run_id": run.run_id, "thumbs": body.thumbs}, status_code=201)
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel", summary="Stop a run (interrupt keeps its steps)")

@@ -2,7 +2,7 @@
 // from the server's LangGraph API; a thread is re-drawn from its state whenever a run ends, so what a reload
 // shows is what was shown live.
 import { ApiError, call, key, runEvents } from "./api.js";
-import { ToolList, deployment, el, evidenceList, followCitation, interruptCard, marketChart, markdown, triageLine } from "./render.js";
+import { ToolList, answerFooter, deployment, el, evidenceList, followCitation, interruptCard, marketChart, markdown, triageLine } from "./render.js";
 
 const GRAPH = "supervisor";
 const MODES = ["custom", "values"];
@@ -160,7 +160,8 @@ function answerTurn(message, values) {
     markdown(textOf(message), scope),
     marketChart(visuals.market),
     deployment(page.threadId, visuals.deployment),
-    evidenceList(meta.evidence, values.evidence, scope));
+    evidenceList(meta.evidence, values.evidence, scope),
+    answerFooter(meta, (runId, thumbs) => call("POST", `/threads/${page.threadId}/runs/${runId}/feedback`, { thumbs })));
 }
 
 async function openThread(threadId) {

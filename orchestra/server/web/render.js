@@ -24,6 +24,32 @@ export function triageLine(triage) {
     ` ${parts.join(" · ")}${confidence}`);
 }
 
+// The answer's footer: what its models cost and what routing saved, and thumbs up or down on it (the server keeps
+// them for `orchestra models calibrate`).
+export function answerFooter(meta, onThumbs) {
+  if (!meta.usage_line && !meta.run_id) return null;
+  const footer = el("div", { class: "answer-footer", "data-testid": "answer-footer" }, el("span", { class: "usage", text: meta.usage_line || "" }));
+  if (meta.run_id) {
+    const said = el("span", { class: "note", role: "status" });
+    const thumb = (thumbs, label) => el("button", {
+      type: "button", class: "thumb", title: label, "aria-label": label, "data-testid": `thumbs-${thumbs}`,
+      text: thumbs === "up" ? "👍" : "👎",
+      onclick: async () => {
+        for (const button of footer.querySelectorAll("button")) button.disabled = true;
+        try {
+          await onThumbs(meta.run_id, thumbs);
+          said.textContent = "Thanks, noted.";
+        } catch (error) {
+          for (const button of footer.querySelectorAll("button")) button.disabled = false;
+          said.textContent = `Not recorded: ${error.message}`;
+        }
+      },
+    });
+    footer.append(thumb("up", "A good answer"), thumb("down", "Not a good answer"), said);
+  }
+  return footer;
+}
+
 // The live list of tool calls: a row per call, running until its end arrives.
 export class ToolList {
   constructor() {
