@@ -10,6 +10,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from evals.scripted_llm import reply, scripted_llm
+from orchestra.core.call_log import record_log
 from orchestra.core.llm import BudgetExceeded, LLMLayer, RunUsage
 from orchestra.core.models_config import ModelsConfig, usage_log_path
 from tests.conftest import serving
@@ -79,8 +80,8 @@ async def test_budgets_per_tier_and_per_tenant_are_checked_before_the_call(tmp_p
 async def test_spend_in_redis_is_shared_by_every_layer_that_uses_it(tmp_path: Path, redis_url: str) -> None:
     app, received = scripted_llm(lambda body: reply("ok"))
     async with serving(app) as base:
-        environ = {"SCRIPTED_KEY": "k", "REDIS_URL": redis_url}
-        config = models(base, budgets={"per_tenant": {"daily_usd": 0.00009}}, log_calls=False)
+        environ = {"SCRIPTED_KEY": "k", "REDIS_URL": redis_url.removesuffix("/0") + "/4"}  # a database of its own
+        config = models(base, budgets={"per_tenant": {"daily_usd": 0.00009}})
         replica_a = LLMLayer(config, environ, tmp_path / "a")
         replica_b = LLMLayer(config, environ, tmp_path / "b")
         await replica_a.chat_model("fast", RunUsage(tenant="acme")).ainvoke([HumanMessage("hi")])
@@ -91,3 +92,6 @@ async def test_spend_in_redis_is_shared_by_every_layer_that_uses_it(tmp_path: Pa
     assert replica_b.ledger.spent("tenant acme", "monthly", now) == pytest.approx(120 * 0.4e-6 + 30 * 1.6e-6)
     assert replica_a.ledger.spent("all", "daily", now) == pytest.approx(2 * (120 * 0.4e-6 + 30 * 1.6e-6))
     assert len(received) == 2
+    logged = list(record_log("calls", environ, tmp_path).read())  # one log for every replica, in Redis
+    assert [(r["tenant"], r["tier"]) for r in logged[-2:]] == [("acme", "fast"), ("zeta", "fast")]
+    assert not usage_log_path(tmp_path / "a").exists()

@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from evals.scripted_llm import reply, scripted_llm
 from orchestra.cli.app import app
+from orchestra.core.call_log import FileLog, record_log
 from orchestra.core.llm import LLMLayer, RunUsage, usage_line
-from orchestra.core.models_config import ModelsConfig, read_jsonl, read_overrides, usage_log_path
+from orchestra.core.models_config import ModelsConfig, read_overrides, usage_log_path
 from orchestra.routing.calibrate import CalibrationError, for_premium_share, for_quality
 from orchestra.routing.choice import choose_tier
 from orchestra.routing.outcomes import Outcome, from_eval_results, from_feedback, record_feedback
@@ -61,7 +62,7 @@ async def test_a_routed_step_records_its_decision_and_what_fast_saved(tmp_path: 
         f"model calls: 2 (${fast_cost + premium_cost:.4f}); router: 1 of 2 steps to the fast tier, "
         f"${premium_cost - fast_cost:.4f} saved against premium"
     )
-    records = list(read_jsonl(usage_log_path(tmp_path)))
+    records = list(FileLog(usage_log_path(tmp_path)).read())
     assert [(r["model"], r["tenant"], r["run_id"], r["choice"]["tier"]) for r in records] == [
         ("openai/gpt-4.1-mini", "acme", "run-1", "fast"), ("openai/gpt-4.1", "acme", "run-1", "premium")]  # fmt: skip
     assert records[0]["saved_usd"] == pytest.approx(premium_cost - fast_cost)
@@ -111,16 +112,29 @@ def test_a_quality_target_sends_more_to_premium_the_higher_it_is() -> None:
         for_quality([o for o in outcomes if o.tier == "fast"], gains, 0.95)
 
 
-def test_feedback_joins_the_calls_of_its_run_and_eval_results_their_cases(tmp_path: Path) -> None:
-    log = usage_log_path(tmp_path)
-    calls = [{"ts": "2026-12-01T10:00:00+00:00", "tier": t, "tenant": "acme", "run_id": run, "cost_usd": 0.001,
-              "choice": {"step": "synthesis", "tier": t, "by": "router", "gain": g}}
-             for run, t, g in (("r1", "fast", 0.05), ("r1", "premium", 0.2), ("r2", "fast", 0.09))]  # fmt: skip
-    calls.append({"ts": "2026-12-01T10:00:00+00:00", "tier": "fast", "tenant": "acme", "run_id": "r1", "cost_usd": 0})
-    log.write_text("".join(json.dumps(c) + "\n" for c in calls) + '{"ts": "cut short')
-    record_feedback(tmp_path, "acme", "t1", "r1", True, "")
-    record_feedback(tmp_path, "globex", "t2", "r2", False, "")  # another tenant's run of the same id: no match
-    assert from_feedback(tmp_path) == [Outcome(0.05, "fast", True), Outcome(0.2, "premium", True)]
+@pytest.mark.parametrize("kept_in", ["files", "redis"])
+def test_feedback_joins_the_calls_of_its_run_and_eval_results_their_cases(
+    tmp_path: Path, kept_in: str, request: pytest.FixtureRequest
+) -> None:
+    environ = {}
+    if kept_in == "redis":  # a database of its own on the session's redis-server: the streams' names are fixed
+        environ["REDIS_URL"] = request.getfixturevalue("redis_url").removesuffix("/0") + "/3"
+    calls, thumbs = record_log("calls", environ, tmp_path), record_log("outcomes", environ, tmp_path)
+    now = dt.datetime.now(dt.UTC).isoformat()
+    calls_made = [{"ts": now, "tier": t, "tenant": "acme", "run_id": run, "cost_usd": 0.001,
+                   "choice": {"step": "synthesis", "tier": t, "by": "router", "gain": g}}
+                  for run, t, g in (("r1", "fast", 0.05), ("r1", "premium", 0.2), ("r2", "fast", 0.09))]  # fmt: skip
+    calls_made.append({"ts": now, "tier": "fast", "tenant": "acme", "run_id": "r1"})
+    for call in calls_made:
+        calls.append(call)
+    if kept_in == "files":
+        with usage_log_path(tmp_path).open("a") as log:
+            log.write('{"ts": "cut short')  # a crash mid-line loses that line only
+    record_feedback(thumbs, "acme", "t1", "r1", True, "")
+    record_feedback(thumbs, "globex", "t2", "r2", False, "")  # another tenant's run of the same id: no match
+    assert from_feedback(calls, thumbs) == [Outcome(0.05, "fast", True), Outcome(0.2, "premium", True)]
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
+    assert from_feedback(calls, thumbs, since=later) == []
     results = tmp_path / "results.json"
     turn = {"routing": [{"step": "follow_up", "tier": "fast", "by": "router", "gain": 0.1},
                         {"step": "specialist", "tier": "premium", "by": "rule"}]}  # fmt: skip

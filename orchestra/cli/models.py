@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestra.cli.common import ConfigOption, err, settings_or_exit
-from orchestra.core.models_config import read_jsonl, read_overrides, usage_log_path, write_overrides
+from orchestra.core.call_log import record_log
+from orchestra.core.models_config import read_overrides, write_overrides
 from orchestra.routing import artifacts, outcomes, savings, tier_router
 from orchestra.routing import calibrate as calibration
 
@@ -75,12 +77,14 @@ def calibrate(
         raise typer.Exit(2)
     settings = settings_or_exit(config)
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-    gains = [float(call["choice"]["gain"]) for call in outcomes.routed_calls(settings.data_dir, since)]
+    calls = record_log("calls", dict(os.environ), settings.data_dir)
+    gains = [float(call["choice"]["gain"]) for call in outcomes.routed_calls(calls, since)]
     try:
         if max_premium is not None:
             fitted = calibration.for_premium_share(gains, max_premium)
         else:
-            found = outcomes.from_feedback(settings.data_dir, since) + outcomes.from_eval_results(eval_results or [])
+            thumbs = record_log("outcomes", dict(os.environ), settings.data_dir)
+            found = outcomes.from_feedback(calls, thumbs, since) + outcomes.from_eval_results(eval_results or [])
             fitted = calibration.for_quality(found, gains, quality or 0.0)
     except (calibration.CalibrationError, ValueError, OSError) as exc:
         err.print(f"[red]cannot calibrate[/red]: {escape(str(exc))}", highlight=False)
@@ -113,7 +117,7 @@ def report(
     """
     settings = settings_or_exit(config)
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-    found = savings.summarize(read_jsonl(usage_log_path(settings.data_dir), since))
+    found = savings.summarize(record_log("calls", dict(os.environ), settings.data_dir).read(since))
     if as_json:
         print(json.dumps({"days": days, **found}))
         return

@@ -8,9 +8,7 @@ hands out no chat model at all, so nothing can call a model by accident, and cal
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +17,9 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.outputs import LLMResult
 
+from orchestra.core.call_log import record_log
 from orchestra.core.envref import expand_env
-from orchestra.core.models_config import Limits, ModelRoute, ModelsConfig, read_overrides, usage_log_path
+from orchestra.core.models_config import Limits, ModelRoute, ModelsConfig, read_overrides
 from orchestra.core.spend import PERIODS, spend_ledger
 from orchestra.routing import tier_router
 from orchestra.routing.choice import Step, TierChoice, choose_tier
@@ -116,7 +115,7 @@ class LLMLayer:
         self.preload_router()
         self.ledger = spend_ledger(environ, data_dir)
         self._router: Any = None
-        self._log_lock = threading.Lock()
+        self.calls = record_log("calls", environ, data_dir)
 
     @property
     def offline(self) -> bool:
@@ -253,10 +252,7 @@ class LLMLayer:
             "input_tokens": tokens[0], "output_tokens": tokens[1], "cost_usd": cost, "saved_usd": round(saved, 8),
             **({"choice": choice.as_dict()} if choice else {}),
         }  # fmt: skip
-        path = usage_log_path(self.data_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._log_lock, path.open("a", encoding="utf-8") as log:
-            log.write(json.dumps(record) + "\n")
+        self.calls.append(record)
 
 
 def _named(tier: str, routes: list[ModelRoute]) -> list[tuple[str, ModelRoute]]:

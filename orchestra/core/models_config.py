@@ -7,9 +7,7 @@ Orchestra runs offline and says so.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -84,26 +82,15 @@ class ModelsConfig(_Section):
     budgets: Budgets = Field(default_factory=Budgets, description="Spending limits.")
     resilience: Resilience = Field(default_factory=Resilience, description="Retries, timeouts, cooldowns.")
     log_calls: bool = Field(
-        True, description="Record every model call (model, tokens, cost) in `<data_dir>/llm-usage.jsonl`."
+        True,
+        description="Record every model call (model, tenant, tokens, cost, routing) in `<data_dir>/llm-usage.jsonl`,"
+        " or a Redis stream when `REDIS_URL` is set.",
     )
 
 
 def usage_log_path(data_dir: Path) -> Path:
     """Where model calls are recorded, one JSON object per line."""
     return data_dir / "llm-usage.jsonl"
-
-
-def read_jsonl(path: Path, since: dt.datetime | None = None) -> Iterator[dict[str, Any]]:
-    """The records of a JSON-lines log, from `since` on; a line cut short by a crash is skipped."""
-    if not path.exists():
-        return
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-            if since is None or dt.datetime.fromisoformat(record["ts"]) >= since:
-                yield record
-        except (ValueError, KeyError, TypeError):
-            continue
 
 
 def read_overrides(data_dir: Path) -> dict[str, Any]:

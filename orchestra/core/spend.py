@@ -13,7 +13,8 @@ from typing import Protocol
 
 from redis import Redis
 
-from orchestra.core.models_config import read_jsonl, usage_log_path
+from orchestra.core.call_log import FileLog
+from orchestra.core.models_config import usage_log_path
 
 PERIODS = ("daily", "monthly")
 _KEPT_FOR = {"daily": dt.timedelta(days=2), "monthly": dt.timedelta(days=32)}
@@ -36,13 +37,13 @@ class SpendLedger(Protocol):
 
 
 class CallLogLedger:
-    """Spend read back from the call log (`<data_dir>/llm-usage.jsonl`), which the layer appends to anyway."""
+    """Spend read back from the call log file (`<data_dir>/llm-usage.jsonl`), which the layer appends to anyway."""
 
     def __init__(self, data_dir: Path) -> None:
-        self._path = usage_log_path(data_dir)
+        self._log = FileLog(usage_log_path(data_dir))
 
     def spent(self, scope: str, period: str, now: dt.datetime) -> float:
-        records = read_jsonl(self._path, period_start(period, now))
+        records = self._log.read(period_start(period, now))
         return sum(float(r.get("cost_usd", 0)) for r in records
                    if scope in scopes_of(r.get("tier", ""), r.get("tenant", "local")))  # fmt: skip
 

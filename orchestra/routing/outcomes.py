@@ -1,7 +1,8 @@
 """Routed calls with an outcome, from a team's own traffic: what `orchestra models calibrate` fits thresholds on.
 
 Two sources. Thumbs up or down on a run, sent to the server (`POST /threads/{id}/runs/{run_id}/feedback`) and
-kept in `<data_dir>/routing-outcomes.jsonl`, joined by run to the router's decisions in the call log. And eval
+kept in the outcomes log (`orchestra.core.call_log`), joined by tenant and run to the router's decisions in the call
+log. And eval
 results (`orchestra eval run --json`), where a case that passed is a good outcome for every routed step it made.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from orchestra.core.models_config import read_jsonl, usage_log_path
+from orchestra.core.call_log import RecordLog
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,31 +27,23 @@ class Outcome:
     good: bool
 
 
-def outcomes_log_path(data_dir: Path) -> Path:
-    return data_dir / "routing-outcomes.jsonl"
+def record_feedback(outcomes: RecordLog, tenant: str, thread_id: str, run_id: str, good: bool, comment: str) -> None:
+    """Keep one run's thumbs up or down (the server calls this off the event loop)."""
+    outcomes.append({"ts": dt.datetime.now(dt.UTC).isoformat(), "tenant": tenant, "thread_id": thread_id,
+                     "run_id": run_id, "good": good, "comment": comment})  # fmt: skip
 
 
-def record_feedback(data_dir: Path, tenant: str, thread_id: str, run_id: str, good: bool, comment: str) -> None:
-    """Append one run's thumbs up or down (the server calls this off the event loop)."""
-    path = outcomes_log_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"ts": dt.datetime.now(dt.UTC).isoformat(), "tenant": tenant, "thread_id": thread_id,
-              "run_id": run_id, "good": good, "comment": comment}  # fmt: skip
-    with path.open("a", encoding="utf-8") as log:
-        log.write(json.dumps(record) + "\n")
-
-
-def routed_calls(data_dir: Path, since: dt.datetime | None = None) -> list[dict[str, Any]]:
+def routed_calls(calls: RecordLog, since: dt.datetime | None = None) -> list[dict[str, Any]]:
     """The call log's records of calls whose tier the router chose."""
-    return [r for r in read_jsonl(usage_log_path(data_dir), since) if (r.get("choice") or {}).get("by") == "router"]
+    return [r for r in calls.read(since) if (r.get("choice") or {}).get("by") == "router"]
 
 
-def from_feedback(data_dir: Path, since: dt.datetime | None = None) -> list[Outcome]:
+def from_feedback(calls: RecordLog, outcomes: RecordLog, since: dt.datetime | None = None) -> list[Outcome]:
     """Each routed call of a run that got thumbs (the latest thumbs of the run count)."""
-    verdicts = {(r["tenant"], r["run_id"]): bool(r["good"]) for r in read_jsonl(outcomes_log_path(data_dir), since)}
+    verdicts = {(r["tenant"], r["run_id"]): bool(r["good"]) for r in outcomes.read(since)}
     return [
         Outcome(float(call["choice"]["gain"]), call["choice"]["tier"], verdicts[key])
-        for call in routed_calls(data_dir, since)
+        for call in routed_calls(calls, since)
         if (key := (call.get("tenant", "local"), call.get("run_id", ""))) in verdicts
     ]
 

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from langgraph.graph.state import CompiledStateGraph
 
+from orchestra.core.call_log import record_log
 from orchestra.core.checkpoint import open_checkpointer
 from orchestra.core.settings import OrchestraSettings
 from orchestra.graphs.context import ServedContexts
@@ -67,9 +68,10 @@ def create_app(
             runs = await stack.enter_async_context(run_parts(config, registry, contexts, store, redis_url))
             runs.metrics.budgets(contexts.llm.budgets())
             info = await asyncio.to_thread(meta.server_info)
+            outcomes = record_log("outcomes", {"REDIS_URL": redis_url or ""}, settings.data_dir)
+            screenshots = screenshots_under(settings.data_dir)
             app.state.orchestra = ServerParts(config, registry, store, runs.manager, runs.broker, runs.locks,
-                                              runs.metrics, info, screenshots_under(settings.data_dir),
-                                              settings.data_dir)  # fmt: skip
+                                              runs.metrics, info, screenshots, outcomes)  # fmt: skip
             try:
                 yield
             finally:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
+from orchestra.core.call_log import RecordLog
 from orchestra.server.auth import Access
 from orchestra.server.config import ServerConfig
 from orchestra.server.events import EventBroker
@@ -31,7 +32,7 @@ class ServerParts:
     metrics: ServerMetrics
     info: dict[str, Any]
     screenshots_dir: Path  # where the answers' screenshots are (`GET /threads/{id}/screenshots/{name}`)
-    data_dir: Path  # where runs' feedback is kept for `orchestra models calibrate`
+    outcomes: RecordLog  # runs' thumbs up or down, for `orchestra models calibrate`
 
 
 def parts(request: Request) -> ServerParts:

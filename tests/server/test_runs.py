@@ -12,8 +12,7 @@ import httpx
 import pytest
 from langgraph_sdk.client import LangGraphClient
 
-from orchestra.core.models_config import read_jsonl
-from orchestra.routing.outcomes import outcomes_log_path
+from orchestra.core.call_log import record_log
 from tests.server.conftest import KEYS, client, serving
 from tests.server.graphs import gate
 
@@ -195,8 +194,14 @@ async def test_a_stream_dropped_with_on_disconnect_cancel_stops_its_run(acme: La
     assert (await acme.runs.get(thread["thread_id"], run_id))["status"] == "interrupted"
 
 
-async def test_thumbs_on_a_finished_run_are_kept_for_calibration_and_bound_to_its_tenant(tmp_path: Path) -> None:
-    async with serving(tmp_path) as url:
+@pytest.mark.parametrize("kept_in", ["files", "redis"])
+async def test_thumbs_on_a_finished_run_are_kept_for_calibration_and_bound_to_its_tenant(
+    tmp_path: Path, kept_in: str, request: pytest.FixtureRequest
+) -> None:
+    environ = {}
+    if kept_in == "redis":  # a database of its own: the outcomes stream's name is fixed
+        environ["REDIS_URL"] = request.getfixturevalue("redis_url").removesuffix("/0") + "/5"
+    async with serving(tmp_path, environ=environ) as url:
         acme = client(url, "acme")
         thread = await acme.threads.create()
         await acme.runs.wait(thread["thread_id"], "echo", input=HI)
@@ -213,6 +218,6 @@ async def test_thumbs_on_a_finished_run_are_kept_for_calibration_and_bound_to_it
             assert (await http.post(path, json={"thumbs": "up"})).status_code == 401
             elsewhere = f"/threads/{thread['thread_id']}/runs/{uuid.uuid4()}/feedback"
             assert (await http.post(elsewhere, json={"thumbs": "up"}, headers=as_acme)).status_code == 404
-    [kept] = list(read_jsonl(outcomes_log_path(tmp_path)))
+    [kept] = list(record_log("outcomes", environ, tmp_path).read())
     assert (kept["tenant"], kept["run_id"], kept["good"]) == ("acme", run["run_id"], False)
     assert kept["comment"] == "wrong ARR"

@@ -25,7 +25,8 @@ from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from orchestra.core.models_config import TierName, read_jsonl, read_overrides, usage_log_path, write_overrides
+from orchestra.core.call_log import record_log
+from orchestra.core.models_config import TierName, read_overrides, write_overrides
 from orchestra.core.settings import ConfigError, default_data_dir, load_settings
 
 READ = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
@@ -74,7 +75,7 @@ class Admin:
         write_overrides(self.data_dir, overrides)
 
     def usage(self, since: dt.datetime) -> list[dict[str, Any]]:
-        return list(read_jsonl(usage_log_path(self.data_dir), since))
+        return list(record_log("calls", dict(os.environ), self.data_dir).read(since))
 
 
 def build_server(admin: Admin) -> FastMCP:

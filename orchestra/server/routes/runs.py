@@ -130,7 +130,7 @@ async def feedback(thread_id: str, run_id: str, body: Feedback, server: Parts, t
     if run.status != "success":
         raise Conflict(f"Run {run.run_id} is {run.status}; feedback is for runs that answered (status success)")
     good = body.thumbs == "up"
-    await asyncio.to_thread(record_feedback, server.data_dir, tenant, run.thread_id, run.run_id, good, body.comment)
+    await asyncio.to_thread(record_feedback, server.outcomes, tenant, run.thread_id, run.run_id, good, body.comment)
     return JsonReply({"run_id": run.run_id, "thumbs": body.thumbs}, status_code=201)
 
 

@@ -1,0 +1,81 @@
+"""The logs the model layer and the server append to, one JSON object per record: every model call (tier, model,
+tenant, run, tokens, cost, the router's choice) and every run's thumbs up or down.
+
+With `REDIS_URL` set they are Redis streams, so every replica writes to the same log and `orchestra models report`
+and `calibrate` see all of them; otherwise JSON-lines files in the data folder. Writers run in LangChain's callback
+threads or in `asyncio.to_thread`, readers in the CLI, so both use blocking clients.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from redis import Redis
+
+from orchestra.core.models_config import usage_log_path
+
+KEPT_IN_REDIS = 1_000_000  # records per stream; older ones are trimmed
+
+
+def read_jsonl(path: Path, since: dt.datetime | None = None) -> Iterator[dict[str, Any]]:
+    """The records of a JSON-lines log, from `since` on; a line cut short by a crash is skipped."""
+    if not path.exists():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+            if since is None or dt.datetime.fromisoformat(record["ts"]) >= since:
+                yield record
+        except (ValueError, KeyError, TypeError):
+            continue
+
+
+class RecordLog(Protocol):
+    def append(self, record: dict[str, Any]) -> None: ...
+
+    def read(self, since: dt.datetime | None = None) -> Iterator[dict[str, Any]]: ...
+
+
+class FileLog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, record: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as log:  # one write per line: appends from threads never interleave
+            log.write(json.dumps(record) + "\n")
+
+    def read(self, since: dt.datetime | None = None) -> Iterator[dict[str, Any]]:
+        return read_jsonl(self.path, since)
+
+
+class RedisLog:
+    """A Redis stream; entry ids are milliseconds, so reading from a time is a range query."""
+
+    def __init__(self, redis: Redis, key: str) -> None:
+        self._redis, self._key = redis, key
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._redis.xadd(self._key, {"record": json.dumps(record)}, maxlen=KEPT_IN_REDIS, approximate=True)
+
+    def read(self, since: dt.datetime | None = None) -> Iterator[dict[str, Any]]:
+        start = f"{int(since.timestamp() * 1000)}-0" if since else "-"
+        while True:
+            batch = self._redis.xrange(self._key, min=start, max="+", count=5000)
+            for _, fields in batch:  # type: ignore[union-attr]
+                yield json.loads(fields[b"record"])
+            if len(batch) < 5000:  # type: ignore[arg-type]
+                return
+            start = "(" + batch[-1][0].decode()  # type: ignore[index]
+
+
+def record_log(name: str, environ: dict[str, str], data_dir: Path) -> RecordLog:
+    """The `calls` or `outcomes` log: a Redis stream when the process has `REDIS_URL`, else a file."""
+    url = environ.get("REDIS_URL", "").strip()
+    if url:
+        return RedisLog(Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5), f"orchestra:models:{name}")
+    return FileLog(usage_log_path(data_dir) if name == "calls" else data_dir / "routing-outcomes.jsonl")
