@@ -91,6 +91,8 @@ async def test_when_a_whole_tier_fails_the_other_tier_answers(tmp_path: Path) ->
         models = layer(tmp_path, fast=bases[:2], premium=bases[2:])
         answer = await models.chat_model("fast", RunUsage()).ainvoke([HumanMessage("hi")])
     assert answer.content == "premium (gpt-4.1)"
+    [logged] = list(models.calls.read())
+    assert (logged["tier"], logged["model"]) == ("premium", "openai/gpt-4.1")  # charged to the tier that answered
     assert received[0]
     assert received[1]
 

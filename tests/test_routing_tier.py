@@ -29,14 +29,31 @@ def test_the_card_names_the_data_and_the_router_beats_random_and_routellm() -> N
     assert test["at_threshold"]["of_premium"] >= 0.95  # the shipped threshold keeps 95% of premium's accuracy
 
 
+def figures(test: dict[str, object]) -> dict[str, float]:
+    """A card's held-out figures, flattened (`at_threshold.premium_share`), without the machine's latency."""
+    flat: dict[str, float] = {}
+    for key, value in test.items():
+        if isinstance(value, dict) and key != "latency_ms":
+            flat |= {f"{key}.{inner}": float(number) for inner, number in value.items()}
+        elif key != "latency_ms":
+            flat[key] = float(value)  # type: ignore[arg-type]
+    return flat
+
+
 def test_retraining_with_the_script_reproduces_the_shipped_router(tmp_path: Path) -> None:
+    """Retraining gives the shipped figures up to the last bits of floating point: BLAS picks different kernels on
+    different CPUs (an AMD EPYC retraining the card shipped from another machine moved the out-of-fold threshold
+    by 0.0002 and the cost cut by half a point), so figures agree within 0.01 and the threshold within 0.001."""
     card = train_tier(folder=tmp_path, curve_png=tmp_path / "curve.png")
-    for key in ("trained_on", "params"):
-        assert card[key] == CARD[key], key
+    assert card["trained_on"] == CARD["trained_on"]
+    threshold = card["params"].pop("threshold")
+    assert card["params"] == {k: v for k, v in CARD["params"].items() if k != "threshold"}
+    assert threshold == pytest.approx(CARD["params"]["threshold"], abs=1e-3)
     assert card["versions"]["scikit-learn"] == CARD["versions"]["scikit-learn"]
-    assert {k: v for k, v in card["test"].items() if k != "latency_ms"} == {
-        k: v for k, v in CARD["test"].items() if k != "latency_ms"
-    }
+    retrained, shipped = figures(card["test"]), figures(CARD["test"])
+    assert retrained.keys() == shipped.keys()
+    for key, value in shipped.items():
+        assert retrained[key] == pytest.approx(value, abs=0.01), key
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -85,12 +85,15 @@ class UsageRecorder(BaseCallbackHandler):
             message = getattr(generation, "message", None)
             usage = getattr(message, "usage_metadata", None) or {}
             metadata = getattr(message, "response_metadata", None) or {}
-            model = self._layer.deployed(metadata.get("model_id")) or str(metadata.get("model_name") or self._tier)
+            deployment = metadata.get("model_id")
+            model = self._layer.deployed(deployment) or str(metadata.get("model_name") or self._tier)
+            # a fallback to the other tier is charged to the tier that answered
+            tier = str(deployment).split("/", 1)[0] if self._layer.deployed(deployment) else self._tier
             cost = float(metadata.get("response_cost") or 0.0)
             tokens = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
             saved = self._saved(cost, *tokens)
             self._usage.add(model, *tokens, cost, saved)
-            self._layer.record_call(self._tier, model, tokens, cost, saved, self._usage, self._choice)
+            self._layer.record_call(tier, model, tokens, cost, saved, self._usage, self._choice)
 
     def _saved(self, cost: float, input_tokens: int, output_tokens: int) -> float:
         """Against premium's first model for the same tokens, when the router chose fast."""

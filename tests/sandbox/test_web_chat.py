@@ -415,7 +415,7 @@ async def test_a_specialists_write_is_reviewed_in_the_page_before_it_runs(
                 await expect(answer).to_be_visible(timeout=RUN_TIMEOUT)
                 await expect(answer.locator(".markdown")).to_contain_text(f"Added {domain} to the CRM")
                 footer = answer.locator("[data-testid=answer-footer]")
-                await expect(footer).to_contain_text("model calls: 4")  # the agent's two, the panel's two
+                await expect(footer).to_contain_text("model calls: 1")  # this run's: the answer after the edit
                 await footer.locator("[data-testid=thumbs-down]").click()
                 await expect(footer).to_contain_text("Thanks, noted.")  # the server answered 201
                 await expect(footer.locator("[data-testid=thumbs-up]")).to_be_disabled()
