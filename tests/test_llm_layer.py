@@ -52,7 +52,8 @@ async def test_a_call_is_counted_priced_and_logged(tmp_path: Path) -> None:
 
 async def test_a_spent_budget_refuses_the_next_call(tmp_path: Path) -> None:
     app, received = scripted_llm(lambda body: reply("ok"))
-    usage_log_path(tmp_path).write_text(json.dumps({"ts": "2999-01-01T00:00:00+00:00", "cost_usd": 5.0}) + "\n")
+    spent = {"ts": dt.datetime.now(dt.UTC).isoformat(), "tier": "premium", "tenant": "other", "cost_usd": 5.0}
+    (tmp_path / "llm-spend.jsonl").write_text(json.dumps(spent) + "\n" + '{"ts": "cut short')
     async with serving(app) as base:
         layer = LLMLayer(models(base, budgets={"daily_usd": 1}), environ={"SCRIPTED_KEY": "k"}, data_dir=tmp_path)
         with pytest.raises(BudgetExceeded, match="daily model budget \\(\\$1\\) is spent"):
@@ -95,3 +96,22 @@ async def test_spend_in_redis_is_shared_by_every_layer_that_uses_it(tmp_path: Pa
     logged = list(record_log("calls", environ, tmp_path).read())  # one log for every replica, in Redis
     assert [(r["tenant"], r["tier"]) for r in logged[-2:]] == [("acme", "fast"), ("zeta", "fast")]
     assert not usage_log_path(tmp_path / "a").exists()
+
+
+async def test_budgets_hold_with_the_call_log_off_and_damaged_lines_are_skipped(tmp_path: Path) -> None:
+    app, received = scripted_llm(lambda body: reply("ok"))
+    now = dt.datetime.now(dt.UTC).isoformat()
+    (tmp_path / "llm-spend.jsonl").write_bytes(
+        b"\xff\xfe not text\n" + json.dumps({"ts": now, "cost_usd": None}).encode() + b"\n"
+        + json.dumps({"ts": now, "cost_usd": "NaN"}).encode() + b"\n" + b'{"ts": "2026-13-45", "cost_usd": 9}\n'
+    )  # fmt: skip
+    usage_log_path(tmp_path).write_bytes(b"\xff\xfe\n")
+    async with serving(app) as base:
+        config = models(base, budgets={"daily_usd": 0.0001}, log_calls=False)
+        layer = LLMLayer(config, environ={"SCRIPTED_KEY": "k"}, data_dir=tmp_path)
+        for _ in range(2):  # $0.000096 each: the second starts below the limit
+            await layer.chat_model("fast", RunUsage()).ainvoke([HumanMessage("hi")])
+        with pytest.raises(BudgetExceeded, match="daily model budget"):
+            await layer.chat_model("fast", RunUsage()).ainvoke([HumanMessage("hi")])
+    assert len(received) == 2
+    assert usage_log_path(tmp_path).read_bytes() == b"\xff\xfe\n"  # the call log is off: nothing written to it

@@ -21,17 +21,25 @@ from orchestra.core.models_config import usage_log_path
 KEPT_IN_REDIS = 1_000_000  # records per stream; older ones are trimmed
 
 
+def parsed(line: bytes | str) -> dict[str, Any] | None:
+    """One log line as a record with a timezone-aware `ts`, or None for a line cut short by a crash, not UTF-8, not
+    an object or without a readable time: a damaged line is skipped, never fatal."""
+    try:
+        record = json.loads(line)
+        stamp = dt.datetime.fromisoformat(record["ts"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    return record if stamp.tzinfo is not None else None
+
+
 def read_jsonl(path: Path, since: dt.datetime | None = None) -> Iterator[dict[str, Any]]:
-    """The records of a JSON-lines log, from `since` on; a line cut short by a crash is skipped."""
+    """The records of a JSON-lines log, from `since` on."""
     if not path.exists():
         return
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-            if since is None or dt.datetime.fromisoformat(record["ts"]) >= since:
-                yield record
-        except (ValueError, KeyError, TypeError):
-            continue
+    for line in path.read_bytes().splitlines():
+        record = parsed(line)
+        if record is not None and (since is None or dt.datetime.fromisoformat(record["ts"]) >= since):
+            yield record
 
 
 class RecordLog(Protocol):
@@ -67,7 +75,9 @@ class RedisLog:
         while True:
             batch = self._redis.xrange(self._key, min=start, max="+", count=5000)
             for _, fields in batch:  # type: ignore[union-attr]
-                yield json.loads(fields[b"record"])
+                record = parsed(fields.get(b"record", b""))
+                if record is not None:
+                    yield record
             if len(batch) < 5000:  # type: ignore[arg-type]
                 return
             start = "(" + batch[-1][0].decode()  # type: ignore[index]

@@ -7,9 +7,11 @@ hands out no chat model at all, so nothing can call a model by accident, and cal
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -115,10 +117,13 @@ class LLMLayer:
             chosen = [r for r in routes if r.model in routing[tier]] if tier in routing else list(routes)
             self.routes[tier] = [r for r in chosen if r.usable(environ)]
         self.router_threshold: float | None = self._overrides.get("router", {}).get("threshold")
-        self.preload_router()
         self.ledger = spend_ledger(environ, data_dir)
-        self._router: Any = None
         self.calls = record_log("calls", environ, data_dir)
+        self._routers: dict[bool, Any] = {}
+        self.preload_router()
+        if not self.offline:  # importing LiteLLM takes seconds: here, off the event loop, not in a run's first step
+            self.litellm_router(across_tiers=True)
+            _tier_chat_model()
 
     @property
     def offline(self) -> bool:
@@ -132,10 +137,11 @@ class LLMLayer:
         if self.has("fast") and self.has("premium"):
             tier_router.shipped()
 
-    def _litellm_router(self) -> Any:
-        """One deployment per model, named `tier/index`: a tier's models are tried in order, then the other
-        tier's, on any failure (a context-window error too: the next model may take a longer prompt)."""
-        if self._router is None:
+    def litellm_router(self, across_tiers: bool) -> Any:
+        """One deployment per model, named `tier/index`: a tier's models are tried in order on any failure (a
+        context-window error too: the next model may take a longer prompt), then, `across_tiers`, the other tier's.
+        Every deployment has its own chain, so LiteLLM sets aside (cools down) any of them that keeps failing."""
+        if across_tiers not in self._routers:
             _use_bundled_prices()
             from litellm import Router
 
@@ -144,16 +150,27 @@ class LLMLayer:
             order = {
                 tier: [name for name, _ in _named(tier, self.routes.get(tier, []))] for tier in ("fast", "premium")
             }
-            fallbacks = [{names[0]: names[1:] + order[other]}
+            fallbacks = [{name: chain}
                          for tier, other in (("fast", "premium"), ("premium", "fast"))
-                         if (names := order[tier]) and len(names) + len(order[other]) > 1]  # fmt: skip
+                         for index, name in enumerate(order[tier])
+                         if (chain := order[tier][index + 1 :] + (order[other] if across_tiers else []))]  # fmt: skip
             knobs = self.config.resilience
-            self._router = Router(
+            self._routers[across_tiers] = Router(
                 model_list=model_list, fallbacks=fallbacks, context_window_fallbacks=fallbacks,
                 num_retries=knobs.retries, retry_after=0, timeout=knobs.timeout_s, allowed_fails=knobs.allowed_fails,
                 cooldown_time=knobs.cooldown_s,
             )  # fmt: skip
-        return self._router
+        return self._routers[across_tiers]
+
+    def may_fall_back_to(self, tier: str, tenant: str) -> bool:
+        """Whether a call may fall back to `tier`: it has models and none of its budgets is spent (blocking I/O)."""
+        if not self.has(tier):
+            return False
+        try:
+            self.check_budget(tier, tenant)
+        except BudgetExceeded:
+            return False
+        return True
 
     def _params(self, route: ModelRoute) -> dict[str, Any]:
         params: dict[str, Any] = {"model": route.model}
@@ -176,13 +193,15 @@ class LLMLayer:
         return tier if self.has(tier) else "premium" if self.has("premium") else "fast"
 
     def chat_model(self, tier: str, usage: RunUsage, choice: TierChoice | None = None) -> BaseChatModel:
-        """A chat model for `tier` (falling back to the other tier); never called when offline."""
+        """A chat model for `tier`, falling back to the other tier unless the step is critical (premium by rule:
+        a critical answer must not silently come from the fast tier) or that tier's budget is spent; never called
+        when offline."""
         tier = self.resolve(tier)
-        _use_bundled_prices()
-        from langchain_litellm import ChatLiteLLMRouter
-
-        recorder = UsageRecorder(self, tier, usage, choice)
-        return ChatLiteLLMRouter(router=self._litellm_router(), model=f"{tier}/0", callbacks=[recorder])
+        critical = choice is not None and choice.by == "rule" and choice.tier == "premium"
+        return _tier_chat_model()(
+            router=self.litellm_router(across_tiers=True), model=f"{tier}/0", layer=self, tenant=usage.tenant,
+            across_tiers=not critical, callbacks=[UsageRecorder(self, tier, usage, choice)],
+        )  # fmt: skip
 
     def routed_model(self, step: Step, task: str, complexity: str, usage: RunUsage) -> BaseChatModel:
         """The chat model for a step that could use either tier, as `choose_tier` decides; the decision goes into
@@ -198,7 +217,7 @@ class LLMLayer:
         _use_bundled_prices()
         from langchain_litellm import ChatLiteLLMRouter
 
-        router = self._litellm_router() if self.has("panel") else None
+        router = self.litellm_router(across_tiers=True) if self.has("panel") else None
         return [
             (route.model, ChatLiteLLMRouter(router=router, model=name,
                                             callbacks=[UsageRecorder(self, "panel", usage)]))
@@ -261,6 +280,34 @@ class LLMLayer:
 def _named(tier: str, routes: list[ModelRoute]) -> list[tuple[str, ModelRoute]]:
     """The Router's name of each of a tier's models: `fast/0`, `fast/1`, ..."""
     return [(f"{tier}/{index}", route) for index, route in enumerate(routes)]
+
+
+@cache
+def _tier_chat_model() -> type[BaseChatModel]:
+    """LangChain's LiteLLM Router chat model, choosing per call whether it may fall back to the other tier (built
+    on first use: importing LiteLLM takes seconds, which a CLI that never calls a model should not pay)."""
+    _use_bundled_prices()
+    from langchain_litellm import ChatLiteLLMRouter
+
+    class TierChatModel(ChatLiteLLMRouter):
+        layer: Any
+        tenant: str = "local"
+        across_tiers: bool = True
+
+        def _router_for_call(self) -> Any:
+            other = "premium" if self.model.startswith("fast/") else "fast"
+            across = self.across_tiers and self.layer.may_fall_back_to(other, self.tenant)
+            return self.layer.litellm_router(across_tiers=across)
+
+        # The Router retries and falls back itself (models.resilience); LangChain's own retry would stack on it.
+        def completion_with_retry(self, run_manager: Any = None, **kwargs: Any) -> Any:
+            return self._router_for_call().completion(**kwargs)
+
+        async def acompletion_with_retry(self, run_manager: Any = None, **kwargs: Any) -> Any:
+            router = await asyncio.to_thread(self._router_for_call)  # the budget check reads a file or Redis
+            return await router.acompletion(**kwargs)
+
+    return TierChatModel
 
 
 def _use_bundled_prices() -> None:

@@ -49,7 +49,7 @@ class Limits(_Section):
 class Budgets(Limits):
     """Spending limits for model calls: for the installation (`daily_usd`, `monthly_usd`), per tier, and per tenant
     (an API key's owner on the server; `local` for the CLI). Checked before every call; spend is counted in Redis
-    when `REDIS_URL` is set, so every replica sees it, else in this process's call log."""
+    when `REDIS_URL` is set, so every replica sees it, else in `<data_dir>/llm-spend.jsonl`."""
 
     tiers: dict[TierName, Limits] = Field(default_factory=dict, description="Limits per tier, e.g. premium only.")
     per_tenant: Limits = Field(default_factory=Limits, description="Limits every tenant has on its own spend.")

@@ -1,20 +1,23 @@
 """What has been spent on models, by scope (`all`, `tier premium`, `tenant acme`) and period, for budgets.
 
 With `REDIS_URL` set, spend is counted in Redis, so every replica of the server checks the same totals; otherwise
-it is read back from this process's call log. Both are called from LangChain's callback threads, never from the
+in a ledger file in the data folder. Both are called from LangChain's callback threads, never from the
 event loop, so they use blocking clients.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
+import threading
+from collections import defaultdict
 from pathlib import Path
 from typing import Protocol
 
 from redis import Redis
 
-from orchestra.core.call_log import FileLog
-from orchestra.core.models_config import usage_log_path
+from orchestra.core.call_log import parsed
 
 PERIODS = ("daily", "monthly")
 _KEPT_FOR = {"daily": dt.timedelta(days=2), "monthly": dt.timedelta(days=32)}
@@ -36,19 +39,58 @@ class SpendLedger(Protocol):
     def add(self, tier: str, tenant: str, cost: float, now: dt.datetime) -> None: ...
 
 
-class CallLogLedger:
-    """Spend read back from the call log file (`<data_dir>/llm-usage.jsonl`), which the layer appends to anyway."""
+class FileLedger:
+    """Spend in `<data_dir>/llm-spend.jsonl`, one line per priced call (kept whatever `models.log_calls` says), summed
+    as the file grows: a check reads only what was appended since the last one, other processes' calls included."""
 
     def __init__(self, data_dir: Path) -> None:
-        self._log = FileLog(usage_log_path(data_dir))
+        self._path = data_dir / "llm-spend.jsonl"
+        self._read_to = 0
+        self._totals: dict[tuple[str, str, str], float] = defaultdict(float)
+        self._lock = threading.Lock()
 
     def spent(self, scope: str, period: str, now: dt.datetime) -> float:
-        records = self._log.read(period_start(period, now))
-        return sum(float(r.get("cost_usd", 0)) for r in records
-                   if scope in scopes_of(r.get("tier", ""), r.get("tenant", "local")))  # fmt: skip
+        with self._lock:
+            self._catch_up()
+            return self._totals.get((scope, period, period_start(period, now).isoformat()), 0.0)
 
     def add(self, tier: str, tenant: str, cost: float, now: dt.datetime) -> None:
-        """Nothing to do: the call log line written for the call is the record."""
+        if not (math.isfinite(cost) and cost > 0):
+            return
+        record = {"ts": now.isoformat(), "tier": tier, "tenant": tenant, "cost_usd": cost}
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        with self._path.open("a", encoding="utf-8") as ledger:
+            ledger.write(json.dumps(record) + "\n")
+
+    def _catch_up(self) -> None:
+        try:
+            size = self._path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size < self._read_to:  # replaced or truncated: count it again from the start
+            self._read_to, self._totals = 0, defaultdict(float)
+        with self._path.open("rb") as ledger:
+            ledger.seek(self._read_to)
+            chunk = ledger.read(size - self._read_to)
+        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits for the next check
+        self._read_to += len(complete)
+        for line in complete.splitlines():
+            record = parsed(line)
+            cost = _finite(record.get("cost_usd")) if record else 0.0
+            if record is None or cost <= 0:
+                continue
+            stamp = dt.datetime.fromisoformat(record["ts"])
+            for scope in scopes_of(str(record.get("tier", "")), str(record.get("tenant", "local"))):
+                for period in PERIODS:
+                    self._totals[(scope, period, period_start(period, stamp).isoformat())] += cost
+
+
+def _finite(value: object) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+    return number if math.isfinite(number) else 0.0
 
 
 class RedisLedger:
@@ -67,7 +109,7 @@ class RedisLedger:
         return float(value) if value is not None else 0.0  # type: ignore[arg-type]
 
     def add(self, tier: str, tenant: str, cost: float, now: dt.datetime) -> None:
-        if cost <= 0:
+        if not (math.isfinite(cost) and cost > 0):
             return
         with self._redis.pipeline() as pipe:
             for scope in scopes_of(tier, tenant):
@@ -79,6 +121,6 @@ class RedisLedger:
 
 
 def spend_ledger(environ: dict[str, str], data_dir: Path) -> SpendLedger:
-    """Redis when the process has `REDIS_URL`, else the call log."""
+    """Redis when the process has `REDIS_URL`, else the ledger file in the data folder."""
     url = environ.get("REDIS_URL", "").strip()
-    return RedisLedger(url) if url else CallLogLedger(data_dir)
+    return RedisLedger(url) if url else FileLedger(data_dir)

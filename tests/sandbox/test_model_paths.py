@@ -93,7 +93,10 @@ async def test_a_panel_disagreement_goes_out_flagged_with_the_answer(sandbox: Sa
     verify = next(r for r in received if "You are checking an answer" in r["messages"][-1]["content"])
     assert f"# Sales brief: {company.name}" in verify["messages"][-1]["content"]
     assert result.report_path is not None
-    assert "Cross-check:** panel: openai/gpt-4.1 disagrees" in result.report_path.read_text()
+    saved = result.report_path.read_text()
+    assert "Cross-check:** panel: openai/gpt-4.1 disagrees" in saved
+    assert "\nModels: model calls: 3 ($" in saved  # the footer: critical, so no step was routed
+    assert [(c["step"], c["tier"], c["by"]) for c in result.usage["routing"]] == [("synthesis", "premium", "rule")]
 
 
 async def test_low_rule_confidence_asks_the_fast_model_to_route(sandbox: Sandbox) -> None:
