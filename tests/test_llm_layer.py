@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from langchain_core.messages import HumanMessage
+from pydantic import ValidationError
 
 from evals.scripted_llm import reply, scripted_llm
 from orchestra.core.call_log import record_log
@@ -115,3 +116,8 @@ async def test_budgets_hold_with_the_call_log_off_and_damaged_lines_are_skipped(
             await layer.chat_model("fast", RunUsage()).ainvoke([HumanMessage("hi")])
     assert len(received) == 2
     assert usage_log_path(tmp_path).read_bytes() == b"\xff\xfe\n"  # the call log is off: nothing written to it
+
+
+def test_a_budget_for_a_tenant_no_key_can_have_is_refused() -> None:
+    with pytest.raises(ValidationError, match="'Acme Corp' is not a tenant name"):
+        ModelsConfig.model_validate({"budgets": {"tenants": {"Acme Corp": {"daily_usd": 1}}}})

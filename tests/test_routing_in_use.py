@@ -176,7 +176,42 @@ def test_calibrate_writes_the_threshold_the_layer_then_uses_and_report_shows_sav
     assert no_outcomes.exit_code == 1
     assert "0 routed fast steps have an outcome" in no_outcomes.output
     report = json.loads(runner.invoke(app, ["models", "report", "--json", "-c", str(config)]).output)
-    assert report["total"] == {"calls": 100, "cost_usd": 0.1, "routed": 100, "to_fast": 100, "saved_usd": 0.4}
+    assert report["total"] == {
+        "calls": 100,
+        "cost_usd": 0.1,
+        "routed": 100,
+        "routed_cost_usd": 0.1,
+        "to_fast": 100,
+        "saved_usd": 0.4,
+    }
     assert list(report["by_day"]) == sorted({day[:10] for day in days})
     table = runner.invoke(app, ["models", "report", "-c", str(config)]).output
-    assert "routing cut model cost by 80.0%" in table
+    assert "routing cut the cost of the routed steps by 80.0%" in table
+
+
+def test_damaged_records_are_skipped_and_a_wrong_results_file_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "orchestra.yaml"
+    config.write_text(f"data_dir: {tmp_path / 'data'}\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    now = dt.datetime.now(dt.UTC).isoformat()
+    good = {"ts": now, "cost_usd": 0.002, "saved_usd": 0.001, "choice": {"by": "router", "tier": "fast", "gain": 0.05}}
+    damaged = [{"ts": now, "choice": "router"}, {"ts": now, "choice": {"by": "router", "tier": "fast", "gain": "x"}},
+               {"ts": now, "choice": {"by": "router", "tier": "fast", "gain": float("nan")}}, {"ts": now},
+               {"ts": now, "cost_usd": "0.1$", "saved_usd": None, "choice": [1]},
+               {"ts": "2999-01-01T00:00:00+00:00", "cost_usd": 5}]  # fmt: skip
+    usage_log_path(data).write_bytes(b"".join(json.dumps(r).encode() + b"\n" for r in [good, *damaged]) + b"\xff\n")
+    runner = CliRunner()
+    report = json.loads(runner.invoke(app, ["models", "report", "--json", "-c", str(config)]).output)
+    assert report["total"] == {"calls": 6, "cost_usd": 0.002, "routed": 1, "routed_cost_usd": 0.002, "to_fast": 1,
+                               "saved_usd": 0.001}  # fmt: skip
+    calibrated = runner.invoke(app, ["models", "calibrate", "--max-premium", "0.5", "-c", str(config)])
+    assert calibrated.exit_code == 0, calibrated.output
+    assert "of 1 logged routed steps" in calibrated.output
+    for name, text in (("cases.json", '{"cases": 3}'), ("passed.json", '{"cases": [{"passed": "yes"}]}'),
+                       ("text.json", "not json"), ("list.json", "[]")):  # fmt: skip
+        (tmp_path / name).write_text(text)
+        wrong = runner.invoke(app, ["models", "calibrate", "--quality", "0.9", "--eval", str(tmp_path / name),
+                                    "-c", str(config)])  # fmt: skip
+        assert wrong.exit_code == 1, name
+        assert f"{name}: not the JSON of `orchestra eval run --json`" in " ".join(wrong.output.split()), name

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from orchestra.cli.common import ConfigOption, err, settings_or_exit
 from orchestra.core.call_log import record_log
-from orchestra.core.models_config import read_overrides, write_overrides
+from orchestra.core.models_config import calibrated_threshold, read_overrides, write_overrides
 from orchestra.routing import artifacts, outcomes, savings, tier_router
 from orchestra.routing import calibrate as calibration
 
@@ -35,7 +36,7 @@ def route(
 
     Example: orchestra models route "What is the capital of France?"
     """
-    threshold = read_overrides(settings_or_exit(config).data_dir).get("router", {}).get("threshold")
+    threshold = calibrated_threshold(read_overrides(settings_or_exit(config).data_dir))
     decision = tier_router.decide(tier_router.shipped(), prompt, threshold)
     if as_json:
         print(json.dumps(dataclasses.asdict(decision)))
@@ -77,19 +78,19 @@ def calibrate(
         raise typer.Exit(2)
     settings = settings_or_exit(config)
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-    calls = record_log("calls", dict(os.environ), settings.data_dir)
-    gains = [float(call["choice"]["gain"]) for call in outcomes.routed_calls(calls, since)]
+    calls = record_log("calls", dict(os.environ), settings.data_dir, settings.server.key_prefix)
     try:
+        gains = [gain for gain, _, _ in outcomes.routed_calls(calls, since)]
         if max_premium is not None:
             fitted = calibration.for_premium_share(gains, max_premium)
         else:
-            thumbs = record_log("outcomes", dict(os.environ), settings.data_dir)
+            thumbs = record_log("outcomes", dict(os.environ), settings.data_dir, settings.server.key_prefix)
             found = outcomes.from_feedback(calls, thumbs, since) + outcomes.from_eval_results(eval_results or [])
             fitted = calibration.for_quality(found, gains, quality or 0.0)
-    except (calibration.CalibrationError, ValueError, OSError) as exc:
+    except (calibration.CalibrationError, ValueError, OSError, RedisError) as exc:
         err.print(f"[red]cannot calibrate[/red]: {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
-    current = read_overrides(settings.data_dir).get("router", {}).get("threshold")
+    current = calibrated_threshold(read_overrides(settings.data_dir))
     shipped = tier_router.shipped()["threshold"]
     quality_note = f", {fitted.of_premium_quality:.1%} of premium's quality" if fitted.of_premium_quality else ""
     Console().print(
@@ -116,8 +117,15 @@ def report(
     Example: orchestra models report --days 7
     """
     settings = settings_or_exit(config)
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
-    found = savings.summarize(record_log("calls", dict(os.environ), settings.data_dir).read(since))
+    now = dt.datetime.now(dt.UTC)
+    try:
+        logged = record_log("calls", dict(os.environ), settings.data_dir, settings.server.key_prefix).read(
+            now - dt.timedelta(days=days)
+        )
+        found = savings.summarize(r for r in logged if dt.datetime.fromisoformat(r["ts"]) <= now)
+    except (OSError, RedisError) as exc:
+        err.print(f"[red]cannot read the call log[/red]: {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
     if as_json:
         print(json.dumps({"days": days, **found}))
         return
@@ -131,6 +139,6 @@ def report(
     total = found["total"]
     if total["calls"] == 0:
         Console().print("no model calls logged in this period (offline, or models.log_calls is off)")
-    elif total["cost_usd"] + total["saved_usd"] > 0:
-        cut = total["saved_usd"] / (total["cost_usd"] + total["saved_usd"])
-        Console().print(f"routing cut model cost by {cut:.1%} against sending the routed steps to premium")
+    elif total["routed_cost_usd"] + total["saved_usd"] > 0:
+        cut = total["saved_usd"] / (total["routed_cost_usd"] + total["saved_usd"])
+        Console().print(f"routing cut the cost of the routed steps by {cut:.1%} against sending them to premium")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,8 +18,10 @@ from typing import Any, Protocol
 from redis import Redis
 
 from orchestra.core.models_config import usage_log_path
+from orchestra.server.config import ServerConfig
 
 KEPT_IN_REDIS = 1_000_000  # records per stream; older ones are trimmed
+KEY_PREFIX: str = ServerConfig.model_fields["key_prefix"].default
 
 
 def parsed(line: bytes | str) -> dict[str, Any] | None:
@@ -30,6 +33,17 @@ def parsed(line: bytes | str) -> dict[str, Any] | None:
     except (ValueError, KeyError, TypeError):
         return None
     return record if stamp.tzinfo is not None else None
+
+
+def number(value: object) -> float:
+    """A logged amount as a finite float; anything else (missing, text, NaN, infinite) counts as 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return 0.0
+    try:
+        found = float(value)
+    except ValueError:
+        return 0.0
+    return found if math.isfinite(found) else 0.0
 
 
 def read_jsonl(path: Path, since: dt.datetime | None = None) -> Iterator[dict[str, Any]]:
@@ -83,9 +97,10 @@ class RedisLog:
             start = "(" + batch[-1][0].decode()  # type: ignore[index]
 
 
-def record_log(name: str, environ: dict[str, str], data_dir: Path) -> RecordLog:
-    """The `calls` or `outcomes` log: a Redis stream when the process has `REDIS_URL`, else a file."""
+def record_log(name: str, environ: dict[str, str], data_dir: Path, prefix: str = KEY_PREFIX) -> RecordLog:
+    """The `calls` or `outcomes` log: the Redis stream `PREFIX:models:NAME` when the process has `REDIS_URL` (the
+    prefix is `server.key_prefix`, so installations sharing a Redis keep apart), else a file."""
     url = environ.get("REDIS_URL", "").strip()
     if url:
-        return RedisLog(Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5), f"orchestra:models:{name}")
+        return RedisLog(Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5), f"{prefix}:models:{name}")
     return FileLog(usage_log_path(data_dir) if name == "calls" else data_dir / "routing-outcomes.jsonl")

@@ -19,9 +19,9 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.outputs import LLMResult
 
-from orchestra.core.call_log import record_log
+from orchestra.core.call_log import KEY_PREFIX, record_log
 from orchestra.core.envref import expand_env
-from orchestra.core.models_config import Limits, ModelRoute, ModelsConfig, read_overrides
+from orchestra.core.models_config import Limits, ModelRoute, ModelsConfig, calibrated_threshold, read_overrides
 from orchestra.core.spend import PERIODS, spend_ledger
 from orchestra.routing import tier_router
 from orchestra.routing.choice import Step, TierChoice, choose_tier
@@ -108,7 +108,9 @@ class UsageRecorder(BaseCallbackHandler):
 class LLMLayer:
     """Chat models per tier over one LiteLLM Router, or nothing at all when offline."""
 
-    def __init__(self, config: ModelsConfig, environ: dict[str, str], data_dir: Path) -> None:
+    def __init__(
+        self, config: ModelsConfig, environ: dict[str, str], data_dir: Path, key_prefix: str = KEY_PREFIX
+    ) -> None:
         self.config, self._environ, self.data_dir = config, environ, data_dir
         self._overrides = read_overrides(data_dir)
         routing = self._overrides.get("routing", {})
@@ -116,9 +118,9 @@ class LLMLayer:
         for tier, routes in config.tiers.items():
             chosen = [r for r in routes if r.model in routing[tier]] if tier in routing else list(routes)
             self.routes[tier] = [r for r in chosen if r.usable(environ)]
-        self.router_threshold: float | None = self._overrides.get("router", {}).get("threshold")
-        self.ledger = spend_ledger(environ, data_dir)
-        self.calls = record_log("calls", environ, data_dir)
+        self.router_threshold = calibrated_threshold(self._overrides)
+        self.ledger = spend_ledger(environ, data_dir, key_prefix)
+        self.calls = record_log("calls", environ, data_dir, key_prefix)
         self._routers: dict[bool, Any] = {}
         self.preload_router()
         if not self.offline:  # importing LiteLLM takes seconds: here, off the event loop, not in a run's first step

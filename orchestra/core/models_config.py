@@ -8,15 +8,18 @@ Orchestra runs offline and says so.
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from orchestra.core.envref import env_references
 from orchestra.sandbox.paths import SandboxPaths
 
 TierName = Literal["fast", "premium", "panel"]
+TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # what an API key's tenant may be called
 
 
 class _Section(BaseModel):
@@ -56,6 +59,15 @@ class Budgets(Limits):
     tenants: dict[str, Limits] = Field(
         default_factory=dict, description="Limits of named tenants, in place of `per_tenant` for them."
     )
+
+    @field_validator("tenants")
+    @classmethod
+    def _tenant_names(cls, tenants: dict[str, Limits]) -> dict[str, Limits]:
+        wrong = [name for name in tenants if not TENANT_NAME.match(name)]
+        if wrong:
+            raise ValueError(f"{wrong[0]!r} is not a tenant name (1-64 of a-z, 0-9, '_' and '-', starting with a "
+                             "letter or digit), as `tenant=key` names them in ORCHESTRA_SERVER_KEYS")  # fmt: skip
+        return tenants
 
     def scopes(self, tier: str, tenant: str) -> dict[str, Limits]:
         """The limits a call of `tenant` on `tier` must stay within, by the name of what they limit."""
@@ -100,6 +112,14 @@ def read_overrides(data_dir: Path) -> dict[str, Any]:
         return json.loads(SandboxPaths.under(data_dir).models_admin.read_text())
     except (FileNotFoundError, ValueError):
         return {}
+
+
+def calibrated_threshold(overrides: dict[str, Any]) -> float | None:
+    """The router threshold `orchestra models calibrate --write` saved, if a usable one is there."""
+    router = overrides.get("router")
+    value = router.get("threshold") if isinstance(router, dict) else None
+    usable = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if usable else None  # type: ignore[arg-type]
 
 
 def write_overrides(data_dir: Path, overrides: dict[str, Any]) -> None:

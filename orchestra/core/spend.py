@@ -17,7 +17,7 @@ from typing import Protocol
 
 from redis import Redis
 
-from orchestra.core.call_log import parsed
+from orchestra.core.call_log import KEY_PREFIX, number, parsed
 
 PERIODS = ("daily", "monthly")
 _KEPT_FOR = {"daily": dt.timedelta(days=2), "monthly": dt.timedelta(days=32)}
@@ -76,7 +76,7 @@ class FileLedger:
         self._read_to += len(complete)
         for line in complete.splitlines():
             record = parsed(line)
-            cost = _finite(record.get("cost_usd")) if record else 0.0
+            cost = number(record.get("cost_usd")) if record else 0.0
             if record is None or cost <= 0:
                 continue
             stamp = dt.datetime.fromisoformat(record["ts"])
@@ -85,18 +85,10 @@ class FileLedger:
                     self._totals[(scope, period, period_start(period, stamp).isoformat())] += cost
 
 
-def _finite(value: object) -> float:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return 0.0
-    return number if math.isfinite(number) else 0.0
-
-
 class RedisLedger:
     """Spend in Redis, one float per scope and period (`INCRBYFLOAT`), expiring once the period is over."""
 
-    def __init__(self, url: str, prefix: str = "orchestra:spend") -> None:
+    def __init__(self, url: str, prefix: str) -> None:
         self._redis = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
         self._prefix = prefix
 
@@ -120,7 +112,7 @@ class RedisLedger:
             pipe.execute()
 
 
-def spend_ledger(environ: dict[str, str], data_dir: Path) -> SpendLedger:
+def spend_ledger(environ: dict[str, str], data_dir: Path, prefix: str = KEY_PREFIX) -> SpendLedger:
     """Redis when the process has `REDIS_URL`, else the ledger file in the data folder."""
     url = environ.get("REDIS_URL", "").strip()
-    return RedisLedger(url) if url else FileLedger(data_dir)
+    return RedisLedger(url, f"{prefix}:models:spend") if url else FileLedger(data_dir)

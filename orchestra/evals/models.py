@@ -133,6 +133,13 @@ class TapedLLM(LLMLayer):
         if self._recording:
             super().check_budget(tier, tenant)
 
+    def record_call(
+        self, tier: str, model: str, tokens: tuple[int, int], cost: float, saved: float, usage: RunUsage,
+        choice: TierChoice | None,
+    ) -> None:  # fmt: skip
+        if self._recording:  # a replayed call spent nothing: no budget is charged, no call logged
+            super().record_call(tier, model, tokens, cost, saved, usage, choice)
+
     def chat_model(self, tier: str, usage: RunUsage, choice: TierChoice | None = None) -> BaseChatModel:
         tier = self.resolve(tier)
         inner = super().chat_model(tier, usage) if self._recording else None

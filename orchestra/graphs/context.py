@@ -27,7 +27,7 @@ class ServedContexts:
         self, settings: OrchestraSettings, environ: dict[str, str], gateway_url: str, headers: dict[str, str]
     ) -> None:
         self.settings = settings
-        self.llm = LLMLayer(settings.models, environ, settings.data_dir)
+        self.llm = LLMLayer(settings.models, environ, settings.data_dir, settings.server.key_prefix)
         self.sessions = ToolSessions(gateway_url, headers)
 
     @classmethod

@@ -45,7 +45,7 @@ def for_premium_share(gains: Sequence[float], share: float) -> Calibration:
     allowed = int(np.floor(share * len(ordered)))  # steps that may stay above the threshold
     threshold = float(ordered[len(ordered) - allowed - 1]) if allowed < len(ordered) else float(ordered[0]) - 1e-9
     premium = float(np.mean(ordered > threshold))
-    return Calibration(round(threshold, 6), premium, None, len(ordered), 0)
+    return Calibration(threshold, premium, None, len(ordered), 0)
 
 
 def for_quality(outcomes: Sequence[Outcome], gains: Sequence[float], target: float) -> Calibration:
@@ -71,7 +71,7 @@ def for_quality(outcomes: Sequence[Outcome], gains: Sequence[float], target: flo
         to_premium = population > threshold
         quality = float(np.mean(np.where(to_premium, good_on["premium"], good_on["fast"]))) / all_premium
         if quality >= target and (best is None or np.mean(to_premium) < best.premium_share):
-            best = Calibration(round(float(threshold), 6), float(np.mean(to_premium)), round(quality, 4),
+            best = Calibration(float(threshold), float(np.mean(to_premium)), round(quality, 4),
                                len(population), len(outcomes))  # fmt: skip
     if best is None:
         raise CalibrationError(f"no threshold reaches {target:.0%} of premium's quality on the logged traffic")

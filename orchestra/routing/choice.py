@@ -14,6 +14,7 @@ from typing import Any, Literal
 from orchestra.routing import tier_router
 
 Step = Literal["specialist", "synthesis", "follow_up"]
+ROUTED_CHARS = 8_000  # the router reads this much of a task: enough for any MMLU prompt, and bounded time on the loop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,5 +38,5 @@ def choose_tier(step: Step, task: str, complexity: str, threshold: float | None)
         return TierChoice(step, "premium", "rule")
     if complexity == "low" and step == "specialist":
         return TierChoice(step, "fast", "rule")
-    decision = tier_router.decide(tier_router.shipped(), task, threshold)
+    decision = tier_router.decide(tier_router.shipped(), task[:ROUTED_CHARS], threshold)
     return TierChoice(step, decision.tier, "router", decision.p_fast_enough, decision.gain, decision.threshold)

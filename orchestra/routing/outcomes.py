@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -33,30 +34,47 @@ def record_feedback(outcomes: RecordLog, tenant: str, thread_id: str, run_id: st
                      "run_id": run_id, "good": good, "comment": comment})  # fmt: skip
 
 
-def routed_calls(calls: RecordLog, since: dt.datetime | None = None) -> list[dict[str, Any]]:
-    """The call log's records of calls whose tier the router chose."""
-    return [r for r in calls.read(since) if (r.get("choice") or {}).get("by") == "router"]
+def routed(choice: object) -> tuple[float, str] | None:
+    """A router's decision as (gain, tier), or None when `choice` is not one (a rule's, or a damaged record)."""
+    if not isinstance(choice, dict) or choice.get("by") != "router" or choice.get("tier") not in ("fast", "premium"):
+        return None
+    gain = choice.get("gain")
+    if isinstance(gain, bool) or not isinstance(gain, int | float) or not math.isfinite(gain):
+        return None
+    return float(gain), str(choice["tier"])
+
+
+def routed_calls(calls: RecordLog, since: dt.datetime | None = None) -> list[tuple[float, str, dict[str, Any]]]:
+    """The call log's calls whose tier the router chose: (gain, tier, record)."""
+    return [(*found, record) for record in calls.read(since) if (found := routed(record.get("choice")))]
 
 
 def from_feedback(calls: RecordLog, outcomes: RecordLog, since: dt.datetime | None = None) -> list[Outcome]:
-    """Each routed call of a run that got thumbs (the latest thumbs of the run count)."""
-    verdicts = {(r["tenant"], r["run_id"]): bool(r["good"]) for r in outcomes.read(since)}
+    """Each routed call of a run that got thumbs."""
+    verdicts = {(r.get("tenant"), r.get("run_id")): r["good"] for r in outcomes.read(since)
+                if isinstance(r.get("good"), bool)}  # fmt: skip
     return [
-        Outcome(float(call["choice"]["gain"]), call["choice"]["tier"], verdicts[key])
-        for call in routed_calls(calls, since)
+        Outcome(gain, tier, verdicts[key])
+        for gain, tier, call in routed_calls(calls, since)
         if (key := (call.get("tenant", "local"), call.get("run_id", ""))) in verdicts
     ]
 
 
 def from_eval_results(paths: Iterable[Path]) -> list[Outcome]:
-    """Each routed step of each case in `orchestra eval run --json` results; good when the case passed."""
+    """Each routed step of each case in `orchestra eval run --json` results; good when the case passed. A file that
+    is not such results raises ValueError naming it."""
     found = []
     for path in paths:
-        results = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(results, dict) or "cases" not in results:
-            raise ValueError(f"{path}: not the JSON of `orchestra eval run --json` (no 'cases')")
-        for case in results["cases"]:
-            for turn in case.get("turns", []):
-                found += [Outcome(float(choice["gain"]), choice["tier"], bool(case["passed"]))
-                          for choice in turn.get("routing", []) if choice.get("by") == "router"]  # fmt: skip
+        try:
+            results = json.loads(path.read_bytes())
+            cases = results["cases"]
+            for case in cases:
+                if not isinstance(case["passed"], bool):
+                    raise TypeError("'passed' is not true or false")
+                for turn in case.get("turns", []):
+                    found += [Outcome(*decision, case["passed"])
+                              for choice in turn.get("routing", []) if (decision := routed(choice))]  # fmt: skip
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            why = f"{type(exc).__name__}: {exc}"
+            raise ValueError(f"{path}: not the JSON of `orchestra eval run --json` ({why})") from None
     return found

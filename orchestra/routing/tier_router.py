@@ -73,7 +73,7 @@ def decide(model: dict[str, Any], prompt: str, threshold: float | None = None) -
     p_fast_enough, gain = scores(model, [prompt])
     limit = model["threshold"] if threshold is None else threshold
     tier: Literal["fast", "premium"] = "premium" if float(gain[0]) > limit else "fast"
-    return Decision(tier, round(float(p_fast_enough[0]), 4), round(float(gain[0]), 4), limit)
+    return Decision(tier, float(p_fast_enough[0]), float(gain[0]), limit)  # unrounded: calibration compares them
 
 
 @lru_cache(maxsize=1)

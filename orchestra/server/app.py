@@ -68,7 +68,7 @@ def create_app(
             runs = await stack.enter_async_context(run_parts(config, registry, contexts, store, redis_url))
             runs.metrics.budgets(contexts.llm.budgets())
             info = await asyncio.to_thread(meta.server_info)
-            outcomes = record_log("outcomes", {"REDIS_URL": redis_url or ""}, settings.data_dir)
+            outcomes = record_log("outcomes", {"REDIS_URL": redis_url or ""}, settings.data_dir, config.key_prefix)
             screenshots = screenshots_under(settings.data_dir)
             app.state.orchestra = ServerParts(config, registry, store, runs.manager, runs.broker, runs.locks,
                                               runs.metrics, info, screenshots, outcomes)  # fmt: skip

@@ -9,15 +9,14 @@ keys every client is the tenant `local`, which only a loopback bind (or `allow_a
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from orchestra.core.models_config import TENANT_NAME
 from orchestra.gateway.admission import LOOPBACK_NAMES, is_loopback, split_host
 from orchestra.server.config import ServerConfig
 
-TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 LOCAL_TENANT = "local"
 _WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
 

@@ -211,6 +211,10 @@ async def test_thumbs_on_a_finished_run_are_kept_for_calibration_and_bound_to_it
             as_acme, as_globex = {"X-Api-Key": KEYS["acme"]}, {"X-Api-Key": KEYS["globex"]}
             sent = await http.post(path, json={"thumbs": "down", "comment": "wrong ARR"}, headers=as_acme)
             assert sent.status_code == 201, sent.text
+            again = await http.post(path, json={"thumbs": "up"}, headers=as_acme)
+            assert again.status_code == 409
+            assert "already has thumbs down" in again.text
+            assert (await acme.runs.get(thread["thread_id"], run["run_id"]))["metadata"]["feedback"]["thumbs"] == "down"
             assert (await http.post(path, json={"thumbs": "up"}, headers=as_globex)).status_code == 404
             bad = await http.post(path, json={"thumbs": "sideways"}, headers=as_acme)
             assert bad.status_code == 422

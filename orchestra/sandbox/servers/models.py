@@ -28,6 +28,7 @@ from pydantic import Field
 from orchestra.core.call_log import record_log
 from orchestra.core.models_config import TierName, read_overrides, write_overrides
 from orchestra.core.settings import ConfigError, default_data_dir, load_settings
+from orchestra.core.spend import PERIODS, spend_ledger
 
 READ = ToolAnnotations(readOnlyHint=True, idempotentHint=True, openWorldHint=False)
 WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=False)
@@ -75,7 +76,8 @@ class Admin:
         write_overrides(self.data_dir, overrides)
 
     def usage(self, since: dt.datetime) -> list[dict[str, Any]]:
-        return list(record_log("calls", dict(os.environ), self.data_dir).read(since))
+        prefix = self.settings().server.key_prefix
+        return list(record_log("calls", dict(os.environ), self.data_dir, prefix).read(since))
 
 
 def build_server(admin: Admin) -> FastMCP:
@@ -128,18 +130,25 @@ def build_server(admin: Admin) -> FastMCP:
 
     @server.tool(annotations=READ)
     def get_budgets() -> dict[str, Any]:
-        """Budgets (config, with overrides applied) and what has been spent against them."""
-        configured = admin.settings().models.budgets
+        """Budgets (config, with overrides applied) and what has been spent against them, as the LLM layer counts
+        it: for the installation by period, and for each tier and named tenant that has a limit."""
         override = admin.overrides().get("budgets", {})
-        now = dt.datetime.now(dt.UTC)
-        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        spent = {"daily": admin.usage(day), "monthly": admin.usage(day.replace(day=1))}
-        return {
+        settings, now = admin.settings(), dt.datetime.now(dt.UTC)
+        ledger = spend_ledger(dict(os.environ), admin.data_dir, settings.server.key_prefix)
+        configured = settings.models.budgets
+        found: dict[str, Any] = {
             period: {"limit_usd": override.get(period, getattr(configured, f"{period}_usd")),
-                     "spent_usd": round(sum(r.get("cost_usd", 0) for r in spent[period]), 6),
-                     "overridden": period in override}
-            for period in ("daily", "monthly")
+                     "spent_usd": round(ledger.spent("all", period, now), 6), "overridden": period in override}
+            for period in PERIODS
         }  # fmt: skip
+        scoped = {f"tier {t}": limits for t, limits in configured.tiers.items()} | {
+            f"tenant {t}": limits for t, limits in configured.tenants.items()}  # fmt: skip
+        found["scoped"] = {
+            scope: {period: {"limit_usd": getattr(limits, f"{period}_usd"),
+                             "spent_usd": round(ledger.spent(scope, period, now), 6)} for period in PERIODS}
+            for scope, limits in scoped.items()
+        }  # fmt: skip
+        return found
 
     @server.tool(annotations=WRITE)
     def set_budget(

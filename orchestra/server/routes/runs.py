@@ -14,7 +14,7 @@ from orchestra.server.bodies import JsonRoute
 from orchestra.server.deps import Parts, ServerParts, Tenant
 from orchestra.server.errors import Conflict, Unprocessable
 from orchestra.server.jsonio import JsonReply
-from orchestra.server.records import RunRecord
+from orchestra.server.records import RunRecord, now_iso
 from orchestra.server.responses import RunEventStream, RunResult
 from orchestra.server.routes.threads import checked_uuid, load_thread
 from orchestra.server.schemas import Feedback, RunCreate
@@ -129,9 +129,14 @@ async def feedback(thread_id: str, run_id: str, body: Feedback, server: Parts, t
     run = await server.manager.get(tenant, checked_uuid(thread_id), checked_uuid(run_id, "run ID"))
     if run.status != "success":
         raise Conflict(f"Run {run.run_id} is {run.status}; feedback is for runs that answered (status success)")
+    given = (run.metadata or {}).get("feedback")
+    if given:  # once per run: a verdict cannot be flipped back and forth, and the log cannot be flooded
+        raise Conflict(f"Run {run.run_id} already has thumbs {given.get('thumbs')}; feedback is given once per run")
     good = body.thumbs == "up"
     await asyncio.to_thread(record_feedback, server.outcomes, tenant, run.thread_id, run.run_id, good, body.comment)
-    return JsonReply({"run_id": run.run_id, "thumbs": body.thumbs}, status_code=201)
+    feedback = {"thumbs": body.thumbs, "at": now_iso()}
+    await server.store.put_run(run.updated(metadata={**(run.metadata or {}), "feedback": feedback}))
+    return JsonReply({"run_id": run.run_id, **feedback}, status_code=201)
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel", summary="Stop a run (interrupt keeps its steps)")
