@@ -121,3 +121,12 @@ async def test_budgets_hold_with_the_call_log_off_and_damaged_lines_are_skipped(
 def test_a_budget_for_a_tenant_no_key_can_have_is_refused() -> None:
     with pytest.raises(ValidationError, match="'Acme Corp' is not a tenant name"):
         ModelsConfig.model_validate({"budgets": {"tenants": {"Acme Corp": {"daily_usd": 1}}}})
+
+
+def test_a_model_without_a_price_is_named_when_budgets_are_set(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    route = {"model": "openai/gpt-9-unknown", "api_key": "${KEY}", "api_base": "http://127.0.0.1:9/v1"}
+    config = ModelsConfig.model_validate({"tiers": {"fast": [route]}, "budgets": {"daily_usd": 1}})
+    LLMLayer(config, {"KEY": "k"}, tmp_path)
+    assert "count as $0 against the budgets: openai/gpt-9-unknown" in caplog.text

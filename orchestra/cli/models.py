@@ -45,8 +45,11 @@ def route(
     console = Console()
     console.print(
         f"[bold]{decision.tier}[/bold]: p(fast answers as well as premium) {decision.p_fast_enough:.2f}; "
-        f"expected gain of premium {decision.gain:+.3f} (premium above {decision.threshold:.3f})"
+        f"expected gain of premium {decision.gain:+.3f} (premium above {decision.threshold:.3f}, "
+        f"{'calibrated on your traffic' if threshold is not None else 'the shipped threshold'})"
     )
+    if threshold is not None:
+        return  # the MMLU trade-off below is the shipped threshold's
     console.print(
         f"the router's trade-off on held-out MMLU: {card['at_threshold']['premium_share']:.0%} of prompts to premium "
         f"for {card['at_threshold']['of_premium']:.1%} of premium's accuracy"
@@ -80,7 +83,7 @@ def calibrate(
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
     calls = record_log("calls", dict(os.environ), settings.data_dir, settings.server.key_prefix)
     try:
-        gains = [gain for gain, _, _ in outcomes.routed_calls(calls, since)]
+        gains = [gain for gain, _, _ in outcomes.routed_steps(calls, since)]
         if max_premium is not None:
             fitted = calibration.for_premium_share(gains, max_premium)
         else:
@@ -130,7 +133,7 @@ def report(
         print(json.dumps({"days": days, **found}))
         return
     view = Table(title=f"Model calls in the last {days} days")
-    for column in ("day", "calls", "cost $", "routed steps", "to fast", "saved $", "without routing $"):
+    for column in ("day", "calls", "cost $", "routed calls", "to fast", "saved $", "without routing $"):
         view.add_column(column, justify="left" if column == "day" else "right")
     for day, row in [*found["by_day"].items(), ("total", found["total"])]:
         view.add_row(day, str(row["calls"]), f"{row['cost_usd']:.4f}", str(row["routed"]), str(row["to_fast"]),

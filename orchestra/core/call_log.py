@@ -30,7 +30,7 @@ def parsed(line: bytes | str) -> dict[str, Any] | None:
     try:
         record = json.loads(line)
         stamp = dt.datetime.fromisoformat(record["ts"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
     return record if stamp.tzinfo is not None else None
 

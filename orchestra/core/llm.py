@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import os
 from dataclasses import dataclass, field
 from functools import cache
@@ -25,6 +26,8 @@ from orchestra.core.models_config import Limits, ModelRoute, ModelsConfig, calib
 from orchestra.core.spend import PERIODS, spend_ledger
 from orchestra.routing import tier_router
 from orchestra.routing.choice import Step, TierChoice, choose_tier
+
+log = logging.getLogger(__name__)
 
 
 class BudgetExceeded(RuntimeError):
@@ -126,6 +129,7 @@ class LLMLayer:
         if not self.offline:  # importing LiteLLM takes seconds: here, off the event loop, not in a run's first step
             self.litellm_router(across_tiers=True)
             _tier_chat_model()
+            self._warn_of_unpriced_models()
 
     @property
     def offline(self) -> bool:
@@ -163,6 +167,19 @@ class LLMLayer:
                 cooldown_time=knobs.cooldown_s,
             )  # fmt: skip
         return self._routers[across_tiers]
+
+    def _warn_of_unpriced_models(self) -> None:
+        """A model missing from LiteLLM's price list (or priced at 0) costs nothing as budgets see it: say so."""
+        budgets = self.config.budgets
+        limited = any(
+            getattr(limits, f"{period}_usd") is not None
+            for limits in (budgets, budgets.per_tenant, *budgets.tiers.values(), *budgets.tenants.values())
+            for period in PERIODS
+        )
+        unpriced = sorted({r.model for routes in self.routes.values() for r in routes if not _price_of(r.model, 1, 1)})
+        if limited and unpriced:
+            log.warning("models without a price in LiteLLM's list count as $0 against the budgets: %s",
+                        ", ".join(unpriced))  # fmt: skip
 
     def may_fall_back_to(self, tier: str, tenant: str) -> bool:
         """Whether a call may fall back to `tier`: it has models and none of its budgets is spent (blocking I/O)."""
@@ -228,18 +245,7 @@ class LLMLayer:
 
     def price(self, tier: str, input_tokens: int, output_tokens: int) -> float | None:
         """What the tier's first model charges for these tokens (LiteLLM's cost map); None when it is unpriced."""
-        if not self.has(tier):
-            return None
-        _use_bundled_prices()
-        import litellm
-
-        try:
-            prompt, completion = litellm.cost_per_token(
-                model=self.routes[tier][0].model, prompt_tokens=input_tokens, completion_tokens=output_tokens
-            )
-        except Exception:  # LiteLLM raises bare Exceptions for models missing from its map
-            return None
-        return float(prompt) + float(completion)
+        return _price_of(self.routes[tier][0].model, input_tokens, output_tokens) if self.has(tier) else None
 
     # -- budgets and the call log ---------------------------------------------------------------------
     def budgets(self) -> dict[str, float | None]:
@@ -282,6 +288,19 @@ class LLMLayer:
 def _named(tier: str, routes: list[ModelRoute]) -> list[tuple[str, ModelRoute]]:
     """The Router's name of each of a tier's models: `fast/0`, `fast/1`, ..."""
     return [(f"{tier}/{index}", route) for index, route in enumerate(routes)]
+
+
+def _price_of(model: str, input_tokens: int, output_tokens: int) -> float | None:
+    _use_bundled_prices()
+    import litellm
+
+    try:
+        prompt, completion = litellm.cost_per_token(
+            model=model, prompt_tokens=input_tokens, completion_tokens=output_tokens
+        )
+    except Exception:  # LiteLLM raises bare Exceptions for models missing from its map
+        return None
+    return float(prompt) + float(completion)
 
 
 @cache

@@ -45,7 +45,7 @@ class FileLedger:
 
     def __init__(self, data_dir: Path) -> None:
         self._path = data_dir / "llm-spend.jsonl"
-        self._read_to = 0
+        self._read_to, self._file = 0, (0, 0)
         self._totals: dict[tuple[str, str, str], float] = defaultdict(float)
         self._lock = threading.Lock()
 
@@ -64,11 +64,12 @@ class FileLedger:
 
     def _catch_up(self) -> None:
         try:
-            size = self._path.stat().st_size
+            stat = self._path.stat()
         except FileNotFoundError:
             return
-        if size < self._read_to:  # replaced or truncated: count it again from the start
-            self._read_to, self._totals = 0, defaultdict(float)
+        size = stat.st_size
+        if size < self._read_to or (stat.st_ino, stat.st_dev) != self._file:  # replaced or truncated: start over
+            self._read_to, self._totals, self._file = 0, defaultdict(float), (stat.st_ino, stat.st_dev)
         with self._path.open("rb") as ledger:
             ledger.seek(self._read_to)
             chunk = ledger.read(size - self._read_to)

@@ -66,7 +66,8 @@ async def run_task(
     thread_id = thread_id or new_thread_id()
     contexts = await ServedContexts.create(settings, environ, gateway_url, headers or {})
     try:
-        return await run_turn(task, contexts.for_run(thread_id), checkpointer, thread_id, progress, approve)
+        context = contexts.for_run(thread_id, run_id=str(uuid.uuid4()))  # the call log's records name their run
+        return await run_turn(task, context, checkpointer, thread_id, progress, approve)
     finally:
         await contexts.aclose()
 

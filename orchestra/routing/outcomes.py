@@ -44,19 +44,26 @@ def routed(choice: object) -> tuple[float, str] | None:
     return float(gain), str(choice["tier"])
 
 
-def routed_calls(calls: RecordLog, since: dt.datetime | None = None) -> list[tuple[float, str, dict[str, Any]]]:
-    """The call log's calls whose tier the router chose: (gain, tier, record)."""
-    return [(*found, record) for record in calls.read(since) if (found := routed(record.get("choice")))]
+def routed_steps(calls: RecordLog, since: dt.datetime | None = None) -> list[tuple[float, str, dict[str, Any]]]:
+    """The steps whose tier the router chose, from the call log: (gain, tier, the step's first call). A step's calls
+    (an agent's tool loop) share one decision, so they count once: a long loop does not outweigh other steps."""
+    steps: dict[tuple[str, ...], tuple[float, str, dict[str, Any]]] = {}
+    for record in calls.read(since):
+        if found := routed(record.get("choice")):
+            step = str(record["choice"].get("step", ""))
+            key = (str(record.get("tenant", "local")), str(record.get("run_id", "")), step, repr(found))
+            steps.setdefault(key, (*found, record))
+    return list(steps.values())
 
 
 def from_feedback(calls: RecordLog, outcomes: RecordLog, since: dt.datetime | None = None) -> list[Outcome]:
     """Each routed call of a run that got thumbs."""
-    verdicts = {(r.get("tenant"), r.get("run_id")): r["good"] for r in outcomes.read(since)
+    verdicts = {(str(r.get("tenant")), str(r.get("run_id"))): r["good"] for r in outcomes.read(since)
                 if isinstance(r.get("good"), bool)}  # fmt: skip
     return [
         Outcome(gain, tier, verdicts[key])
-        for gain, tier, call in routed_calls(calls, since)
-        if (key := (call.get("tenant", "local"), call.get("run_id", ""))) in verdicts
+        for gain, tier, call in routed_steps(calls, since)
+        if (key := (str(call.get("tenant", "local")), str(call.get("run_id", "")))) in verdicts
     ]
 
 
@@ -74,7 +81,7 @@ def from_eval_results(paths: Iterable[Path]) -> list[Outcome]:
                 for turn in case.get("turns", []):
                     found += [Outcome(*decision, case["passed"])
                               for choice in turn.get("routing", []) if (decision := routed(choice))]  # fmt: skip
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             why = f"{type(exc).__name__}: {exc}"
             raise ValueError(f"{path}: not the JSON of `orchestra eval run --json` ({why})") from None
     return found

@@ -209,8 +209,10 @@ async def test_thumbs_on_a_finished_run_are_kept_for_calibration_and_bound_to_it
         path = f"/threads/{thread['thread_id']}/runs/{run['run_id']}/feedback"
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
             as_acme, as_globex = {"X-Api-Key": KEYS["acme"]}, {"X-Api-Key": KEYS["globex"]}
-            sent = await http.post(path, json={"thumbs": "down", "comment": "wrong ARR"}, headers=as_acme)
-            assert sent.status_code == 201, sent.text
+            together = [http.post(path, json={"thumbs": "down", "comment": "wrong ARR"}, headers=as_acme)
+                        for _ in range(8)]  # fmt: skip
+            codes = sorted(reply.status_code for reply in await asyncio.gather(*together))
+            assert codes == [201] + [409] * 7  # once per run, even when the clicks arrive together
             again = await http.post(path, json={"thumbs": "up"}, headers=as_acme)
             assert again.status_code == 409
             assert "already has thumbs down" in again.text

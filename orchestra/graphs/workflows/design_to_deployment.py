@@ -30,6 +30,7 @@ from orchestra.graphs.progress import emit
 from orchestra.graphs.state import RunContext, RunState
 from orchestra.graphs.workflows.prompts import IMPROVE_PAGE
 from orchestra.graphs.workflows.synthesis import finish_report
+from orchestra.routing.choice import TierChoice
 
 # Words that say what to do, not which design: what is left names the design ("pricing", "careers").
 _GENERIC = frozenset(
@@ -179,7 +180,8 @@ async def _read_frame(
 
 async def _improved(context: RunContext, html: str, spec: list[dict[str, Any]], texts: list[str]) -> str | None:
     """The model's improvement of the compiled page, kept only if it is a whole page that still shows every text."""
-    model = context.llm.chat_model("premium", context.usage)
+    # Premium by rule, with no fallback to the fast tier: this page is about to be deployed.
+    model = context.llm.chat_model("premium", context.usage, TierChoice("page_code", "premium", "rule"))
     prompt = IMPROVE_PAGE.format(spec=json.dumps(spec)[:8000], html=html)
     reply = str((await model.ainvoke([HumanMessage(prompt)])).content).strip()
     candidate = re.sub(r"^```(?:html)?\s*|\s*```$", "", reply)

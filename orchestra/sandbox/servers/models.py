@@ -25,7 +25,7 @@ from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from orchestra.core.call_log import record_log
+from orchestra.core.call_log import number, record_log
 from orchestra.core.models_config import TierName, read_overrides, write_overrides
 from orchestra.core.settings import ConfigError, default_data_dir, load_settings
 from orchestra.core.spend import PERIODS, spend_ledger
@@ -118,10 +118,10 @@ def build_server(admin: Admin) -> FastMCP:
         for record in records:
             key = record["ts"][:10] if group_by == "day" else str(record.get(group_by, "unknown"))
             for field in ("input_tokens", "output_tokens", "cost_usd"):
-                groups[key][field] += float(record.get(field, 0))
+                groups[key][field] += number(record.get(field))
             groups[key]["calls"] += 1
         result: dict[str, Any] = {
-            "days": days, "calls": len(records), "cost_usd": round(sum(r.get("cost_usd", 0) for r in records), 6),
+            "days": days, "calls": len(records), "cost_usd": round(sum(number(r.get("cost_usd")) for r in records), 6),
             "groups": {k: {f: round(v, 6) for f, v in g.items()} for k, g in sorted(groups.items())},
         }  # fmt: skip
         if not records:

@@ -126,16 +126,18 @@ async def join_stream(
 
 @router.post("/threads/{thread_id}/runs/{run_id}/feedback", status_code=201, summary="Thumbs up or down on a run")
 async def feedback(thread_id: str, run_id: str, body: Feedback, server: Parts, tenant: Tenant) -> JsonReply:
-    run = await server.manager.get(tenant, checked_uuid(thread_id), checked_uuid(run_id, "run ID"))
-    if run.status != "success":
-        raise Conflict(f"Run {run.run_id} is {run.status}; feedback is for runs that answered (status success)")
-    given = (run.metadata or {}).get("feedback")
-    if given:  # once per run: a verdict cannot be flipped back and forth, and the log cannot be flooded
-        raise Conflict(f"Run {run.run_id} already has thumbs {given.get('thumbs')}; feedback is given once per run")
+    thread_id, run_id = checked_uuid(thread_id), checked_uuid(run_id, "run ID")
+    async with server.locks.hold(tenant, thread_id):  # once per run, even for requests that arrive together
+        run = await server.manager.get(tenant, thread_id, run_id)
+        if run.status != "success":
+            raise Conflict(f"Run {run.run_id} is {run.status}; feedback is for runs that answered (status success)")
+        given = (run.metadata or {}).get("feedback")
+        if given:  # a verdict cannot be flipped back and forth, and the log cannot be flooded
+            raise Conflict(f"Run {run.run_id} already has thumbs {given.get('thumbs')}; feedback is given once per run")
+        feedback = {"thumbs": body.thumbs, "at": now_iso()}
+        await server.store.put_run(run.updated(metadata={**(run.metadata or {}), "feedback": feedback}))
     good = body.thumbs == "up"
     await asyncio.to_thread(record_feedback, server.outcomes, tenant, run.thread_id, run.run_id, good, body.comment)
-    feedback = {"thumbs": body.thumbs, "at": now_iso()}
-    await server.store.put_run(run.updated(metadata={**(run.metadata or {}), "feedback": feedback}))
     return JsonReply({"run_id": run.run_id, **feedback}, status_code=201)
 
 

@@ -40,6 +40,10 @@ export function answerFooter(meta, onThumbs) {
           await onThumbs(meta.run_id, thumbs);
           said.textContent = "Thanks, noted.";
         } catch (error) {
+          if (error.status === 409) { // given before (another tab, or before a reload): it stands
+            said.textContent = error.message;
+            return;
+          }
           for (const button of footer.querySelectorAll("button")) button.disabled = false;
           said.textContent = `Not recorded: ${error.message}`;
         }
