@@ -91,9 +91,10 @@ class UsageRecorder(BaseCallbackHandler):
             usage = getattr(message, "usage_metadata", None) or {}
             metadata = getattr(message, "response_metadata", None) or {}
             deployment = metadata.get("model_id")
-            model = self._layer.deployed(deployment) or str(metadata.get("model_name") or self._tier)
+            answered = self._layer.deployed(deployment)
+            model = answered or str(metadata.get("model_name") or self._tier)
             # a fallback to the other tier is charged to the tier that answered
-            tier = str(deployment).split("/", 1)[0] if self._layer.deployed(deployment) else self._tier
+            tier = str(deployment).split("/", 1)[0] if answered else self._tier
             cost = float(metadata.get("response_cost") or 0.0)
             tokens = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
             saved = self._saved(cost, *tokens)

@@ -8,7 +8,6 @@ event loop, so they use blocking clients.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import threading
 from collections import defaultdict
@@ -17,7 +16,7 @@ from typing import Protocol
 
 from redis import Redis
 
-from orchestra.core.call_log import KEY_PREFIX, number, parsed
+from orchestra.core.call_log import KEY_PREFIX, FileLog, number, parsed
 
 PERIODS = ("daily", "monthly")
 _KEPT_FOR = {"daily": dt.timedelta(days=2), "monthly": dt.timedelta(days=32)}
@@ -57,10 +56,7 @@ class FileLedger:
     def add(self, tier: str, tenant: str, cost: float, now: dt.datetime) -> None:
         if not (math.isfinite(cost) and cost > 0):
             return
-        record = {"ts": now.isoformat(), "tier": tier, "tenant": tenant, "cost_usd": cost}
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        with self._path.open("a", encoding="utf-8") as ledger:
-            ledger.write(json.dumps(record) + "\n")
+        FileLog(self._path).append({"ts": now.isoformat(), "tier": tier, "tenant": tenant, "cost_usd": cost})
 
     def _catch_up(self) -> None:
         try:
